@@ -1,0 +1,135 @@
+"""The options of one style-transfer job, validated once, shared by the CLI and the bot."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+
+from .errors import OptionsError
+
+OptimizerName = Literal["lbfgs", "adam", "adagrad", "sgd"]
+ColorMode = Literal["none", "luminance", "color"]
+InitMode = Literal["content", "noise", "image"]
+Pooling = Literal["max", "avg"]
+
+OPTIMIZERS: tuple[str, ...] = ("lbfgs", "adam", "adagrad", "sgd")
+COLOR_MODES: tuple[str, ...] = ("none", "luminance", "color")
+INIT_MODES: tuple[str, ...] = ("content", "noise", "image")
+POOLINGS: tuple[str, ...] = ("max", "avg")
+
+#: Each optimizer's learning rate when none is given (pixel units of the 0-255 VGG input).
+DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0, "adam": 2.0, "adagrad": 10.0, "sgd": 1e-3}
+
+CONTENT_LAYERS: tuple[str, ...] = (
+    "relu1_1", "relu1_2", "relu2_1", "relu2_2",
+    "relu3_1", "relu3_2", "relu3_3", "relu3_4",
+    "relu4_1", "relu4_2", "relu4_3", "relu4_4",
+    "relu5_1", "relu5_2", "relu5_3", "relu5_4",
+)
+
+MAX_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class StyleOptions:
+    """Everything that shapes one job's result. Construct, then call `validated()`."""
+
+    size: int = 512
+    """Longest side of the output, in pixels."""
+    iterations: int = 300
+    """Total optimiser iterations, summed over all scales."""
+    optimizer: OptimizerName = "lbfgs"
+    learning_rate: float | None = None
+    """None takes the optimizer's default from DEFAULT_LEARNING_RATES."""
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    """Overall style strength relative to content."""
+    style_weights: tuple[float, ...] | None = None
+    """Blend weight per style image; None blends them equally. Normalised to sum to 1."""
+    tv_weight: float = 1.0
+    """Total-variation smoothing; removes high-frequency noise."""
+    style_scale: float = 1.0
+    """Style image size relative to the content size: smaller gives finer brush strokes."""
+    content_layer: str = "relu4_2"
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+    style_layer_weights: tuple[float, ...] | None = None
+    """Per-layer style weights; None weighs the layers equally."""
+    preserve_colors: ColorMode = "none"
+    init: InitMode = "content"
+    """"image" needs an init image passed to `stylize`."""
+    seed: int | None = None
+    """None draws a seed; the one used is in the result."""
+    pooling: Pooling = "max"
+    multiscale: bool = True
+    """Coarse-to-fine: most iterations at low resolution, the last ones at full size."""
+    max_seconds: float | None = None
+    """Stop at this deadline and return the best image so far."""
+    progress_every: int = 10
+    """Call the progress callback every N iterations (and at each scale's end)."""
+    preview_every: int | None = None
+    """Attach a preview image to the progress record every N iterations; None: never."""
+
+    def validated(self) -> "StyleOptions":
+        """Return a copy with defaults resolved, or raise OptionsError naming the bad option."""
+        _check(16 <= self.size <= MAX_SIZE, f"size must be between 16 and {MAX_SIZE} pixels, not {self.size}")
+        _check(1 <= self.iterations <= 100_000, f"iterations must be between 1 and 100000, not {self.iterations}")
+        _check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        lr = DEFAULT_LEARNING_RATES[self.optimizer] if self.learning_rate is None else self.learning_rate
+        _check(_finite(lr) and lr > 0, f"learning rate must be a positive number, not {lr}")
+        _check(_finite(self.beta1) and 0 <= self.beta1 < 1, f"beta1 must be in [0, 1), not {self.beta1}")
+        _check(_finite(self.beta2) and 0 <= self.beta2 < 1, f"beta2 must be in [0, 1), not {self.beta2}")
+        _check(_finite(self.epsilon) and self.epsilon > 0, f"epsilon must be positive, not {self.epsilon}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            _check(_finite(value) and value >= 0, f"{name.replace('_', ' ')} must be zero or positive, not {value}")
+        _check(self.content_weight + self.style_weight > 0, "content weight and style weight cannot both be zero")
+        _check(_finite(self.style_scale) and 0.05 <= self.style_scale <= 4,
+               f"style scale must be between 0.05 and 4, not {self.style_scale}")
+        _check(self.content_layer in CONTENT_LAYERS, f"unknown content layer {self.content_layer!r}")
+        _check(len(self.style_layers) > 0, "at least one style layer is needed")
+        for layer in self.style_layers:
+            _check(layer in CONTENT_LAYERS, f"unknown style layer {layer!r}")
+        if self.style_layer_weights is not None:
+            _check(len(self.style_layer_weights) == len(self.style_layers),
+                   f"{len(self.style_layers)} style layers need as many layer weights, "
+                   f"not {len(self.style_layer_weights)}")
+            _check(all(_finite(w) and w >= 0 for w in self.style_layer_weights), "style layer weights must be >= 0")
+        if self.style_weights is not None:
+            _check(len(self.style_weights) >= 1, "style weights cannot be empty")
+            _check(all(_finite(w) and w >= 0 for w in self.style_weights), "style weights must be zero or positive")
+            _check(sum(self.style_weights) > 0, "at least one style weight must be positive")
+        _check(self.preserve_colors in COLOR_MODES,
+               f"preserve colors must be one of {', '.join(COLOR_MODES)}, not {self.preserve_colors!r}")
+        _check(self.init in INIT_MODES, f"init must be one of {', '.join(INIT_MODES)}, not {self.init!r}")
+        _check(self.pooling in POOLINGS, f"pooling must be max or avg, not {self.pooling!r}")
+        if self.seed is not None:
+            _check(0 <= self.seed < 2**63, f"seed must be between 0 and 2**63-1, not {self.seed}")
+        if self.max_seconds is not None:
+            _check(_finite(self.max_seconds) and self.max_seconds > 0, f"max seconds must be positive, not {self.max_seconds}")
+        _check(self.progress_every >= 1, f"progress every must be at least 1, not {self.progress_every}")
+        if self.preview_every is not None:
+            _check(self.preview_every >= 1, f"preview every must be at least 1, not {self.preview_every}")
+        return replace(self, learning_rate=float(lr))
+
+    def with_values(self, **changes: object) -> "StyleOptions":
+        """`dataclasses.replace` that names an unknown key instead of a TypeError about __init__."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        _check(not unknown, f"unknown option(s): {', '.join(unknown)}")
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _finite(value: float) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise OptionsError(message)
+
+
+__all__ = ["StyleOptions", "OPTIMIZERS", "COLOR_MODES", "INIT_MODES", "POOLINGS", "DEFAULT_LEARNING_RATES"]
