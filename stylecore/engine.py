@@ -1,21 +1,58 @@
-"""The Engine: owns the loaded VGG-19 and runs style-transfer jobs one at a time."""
+"""The Engine: owns the loaded VGG-19 on one device and runs style-transfer jobs, one at a time."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+import torch
 from PIL import Image
 
+from .devices import is_out_of_memory, prepare_device, resolve_device, resolve_precision
+from .errors import OptionsError, OutOfMemoryError
+from .job import StyleJob
 from .options import StyleOptions
 from .records import Progress, StyleResult
+from .vgg import VGG19Features
+from .weights import load_weights
+
+#: More style images than this cost memory and time without a visible difference.
+MAX_STYLE_IMAGES = 16
 
 
 class Engine:
-    """Interface stub; the implementation lands next."""
+    """Create once, call `stylize` many times: the weights load on first use and stay on the device.
+
+    Not thread-safe for concurrent jobs: run all jobs from one thread (the bot's GPU worker).
+    """
 
     def __init__(self, weights: str = "caffe", device: str = "auto", precision: str = "auto") -> None:
-        raise NotImplementedError
+        self.weights = weights
+        self._device = resolve_device(device)
+        self._autocast = resolve_precision(precision, self._device)
+        self._model: VGG19Features | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    @property
+    def precision(self) -> str:
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._autocast]
+
+    def load(self) -> VGG19Features:
+        """Load the weights now (idempotent). Raises WeightsUnavailableError."""
+        with self._load_lock:
+            if self._model is None:
+                prepare_device(self._device)
+                model = VGG19Features(load_weights(self.weights)).to(self._device)
+                if self._device.type == "cuda":
+                    model = model.to(memory_format=torch.channels_last)
+                self._model = model
+            return self._model
 
     def stylize(
         self,
@@ -27,4 +64,39 @@ class Engine:
         progress: Callable[[Progress], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> StyleResult:
-        raise NotImplementedError
+        """Paint `content` in the style of `styles`.
+
+        `progress` is called on this thread every `options.progress_every` iterations. Setting
+        `cancel` raises `Cancelled` within one iteration. Raises OptionsError for inconsistent
+        options, OutOfMemoryError when the device runs out of memory.
+        """
+        opts = _job_options(options or StyleOptions(), styles, init_image)
+        model = self.load()
+        try:
+            job = StyleJob(model, self._device, self._autocast, content, styles, opts, init_image, progress, cancel)
+            return job.run()
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            if self._device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise OutOfMemoryError(
+                f"out of {self._device.type.upper()} memory at size {opts.size}; try a smaller size"
+            ) from None
+
+
+def _job_options(options: StyleOptions, styles: Sequence[Image.Image], init_image: Image.Image | None) -> StyleOptions:
+    opts = options.validated()
+    if not styles:
+        raise OptionsError("at least one style image is needed")
+    if len(styles) > MAX_STYLE_IMAGES:
+        raise OptionsError(f"at most {MAX_STYLE_IMAGES} style images, not {len(styles)}")
+    if opts.style_weights is not None and len(opts.style_weights) != len(styles):
+        raise OptionsError(f"{len(styles)} style image(s) need as many style weights, not {len(opts.style_weights)}")
+    if opts.init == "image" and init_image is None:
+        raise OptionsError("init 'image' needs an init image")
+    if opts.init != "image" and init_image is not None:
+        raise OptionsError(f"an init image was given, but init is {opts.init!r}")
+    if opts.seed is None:
+        opts = replace(opts, seed=secrets.randbits(31))
+    return opts

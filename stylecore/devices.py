@@ -1,0 +1,76 @@
+"""Device choice and per-device set-up (threads, cuDNN, autocast)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+from .errors import OptionsError
+
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise OptionsError(f"unknown device {name!r} (try auto, cpu, cuda, cuda:1 or mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise OptionsError(f"device {name!r} asked for, but CUDA is not available here")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise OptionsError(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise OptionsError("device 'mps' asked for, but MPS is not available here")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise OptionsError(f"unsupported device {name!r}")
+    return device
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for full fp32. ``auto`` uses bf16 on CUDA GPUs that support it."""
+    if precision not in PRECISIONS:
+        raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "fp32":
+        return None
+    if precision == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return None
+    if device.type != "cuda":
+        raise OptionsError(f"{precision} autocast needs a CUDA device, not {device.type}")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def prepare_device(device: torch.device) -> None:
+    """Process-wide settings that belong to whoever owns the device: called once per Engine."""
+    if device.type == "cuda":
+        # Sizes repeat across iterations of a scale, so picking the fastest conv algorithms pays off.
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    elif device.type == "cpu":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if torch.get_num_threads() < cores:
+            torch.set_num_threads(cores)
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+

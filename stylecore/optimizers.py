@@ -1,0 +1,22 @@
+"""Build the optimiser a job asked for. Each is stepped once per iteration with a closure."""
+
+from __future__ import annotations
+
+import torch
+
+from .options import StyleOptions
+
+
+def make_optimizer(image: torch.Tensor, options: StyleOptions) -> torch.optim.Optimizer:
+    lr = options.learning_rate
+    assert lr is not None, "options must be validated first"
+    if options.optimizer == "lbfgs":
+        # max_iter=1: one function evaluation per step, so cancel, deadline and progress are
+        # checked every iteration; the curvature history persists across steps.
+        return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=50,
+                                 tolerance_grad=0.0, tolerance_change=0.0)
+    if options.optimizer == "adam":
+        return torch.optim.Adam([image], lr=lr, betas=(options.beta1, options.beta2), eps=options.epsilon)
+    if options.optimizer == "adagrad":
+        return torch.optim.Adagrad([image], lr=lr, eps=options.epsilon)
+    return torch.optim.SGD([image], lr=lr, momentum=0.9, nesterov=True)

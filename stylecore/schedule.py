@@ -1,0 +1,55 @@
+"""The coarse-to-fine plan: which sizes to optimise at, and how many iterations each gets.
+
+Low-resolution iterations are cheap (cost grows with pixels) and settle the large-scale structure of
+the style; the last scale adds detail. So most iterations run small, fewer at full size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: No scale is smaller than this on its longest side: VGG's deepest style layers need some room.
+MIN_SCALE_SIZE = 128
+
+
+@dataclass(frozen=True)
+class Scale:
+    longest_side: int
+    iterations: int
+
+
+def plan_scales(size: int, iterations: int, multiscale: bool = True) -> list[Scale]:
+    """Sizes double up to `size`; the first scale gets twice the share of each later one."""
+    sides = [size]
+    if multiscale:
+        while sides[0] // 2 >= MIN_SCALE_SIZE:
+            sides.insert(0, sides[0] // 2)
+    shares = [2.0] + [1.0] * (len(sides) - 1)
+    counts = _split(iterations, shares)
+    plan = [Scale(side, count) for side, count in zip(sides, counts) if count > 0]
+    return plan or [Scale(size, iterations)]
+
+
+def fit_to_time(plan: list[Scale], seconds_left: float, seconds_per_pixel_iteration: float, aspect: float) -> list[Scale]:
+    """Shrink the remaining scales' iterations, keeping their proportions, so they fit `seconds_left`.
+
+    `aspect` is short side / long side. Each scale keeps at least one iteration, so the full-size
+    scale is always reached.
+    """
+    costs = [s.longest_side**2 * aspect * seconds_per_pixel_iteration for s in plan]
+    needed = sum(c * s.iterations for c, s in zip(costs, plan))
+    if needed <= seconds_left or needed <= 0:
+        return plan
+    factor = max(seconds_left, 0.0) / needed
+    return [Scale(s.longest_side, max(1, int(s.iterations * factor))) for s in plan]
+
+
+def _split(total: int, shares: list[float]) -> list[int]:
+    """Integer parts of `total` proportional to `shares`, summing to `total` (largest remainders)."""
+    whole = sum(shares)
+    exact = [total * s / whole for s in shares]
+    counts = [int(e) for e in exact]
+    order = sorted(range(len(shares)), key=lambda i: exact[i] - counts[i], reverse=True)
+    for i in order[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
