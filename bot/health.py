@@ -1,0 +1,83 @@
+"""Liveness through a heartbeat file: the bot writes it, `stylebot healthcheck` (Docker's HEALTHCHECK) reads it.
+
+The healthcheck runs as a separate process, so the state travels through a small JSON file on the
+data volume. The bot's event loop writes it every interval with the gateway state and the time
+the executor thread last reported; all times are wall-clock epoch seconds (`time.time()`), which
+both processes share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+
+def write_heartbeat(
+    path: str | os.PathLike[str],
+    *,
+    gateway_connected: bool,
+    worker_last_beat: float,
+    now: float | None = None,
+) -> None:
+    """Atomically replaces the heartbeat file, so a reader never sees a half-written one."""
+    path = Path(path)
+    beat = {
+        "written_at": time.time() if now is None else now,
+        "gateway_connected": gateway_connected,
+        "worker_last_beat": worker_last_beat,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            json.dump(beat, tmp)
+        os.replace(tmp_name, path)
+    except BaseException:
+        os.unlink(tmp_name)
+        raise
+
+
+def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None = None) -> tuple[bool, str]:
+    """Whether the bot is healthy according to its heartbeat file, and a one-line reason.
+
+    Unhealthy when the file is missing, unreadable or older than `max_age_s` (the bot's loop is
+    dead or stuck), when the gateway is down, or when the executor last reported more than
+    `max_age_s` ago (the worker thread is dead or stuck).
+    """
+    now = time.time() if now is None else now
+    try:
+        beat = json.loads(Path(path).read_text(encoding="utf-8"))
+        written_at = float(beat["written_at"])
+        gateway_connected = beat["gateway_connected"]
+        worker_last_beat = float(beat["worker_last_beat"])
+    except FileNotFoundError:
+        return False, f"unhealthy: no heartbeat at {path} (the bot is not running or has not connected yet)"
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        return False, f"unhealthy: unreadable heartbeat at {path}: {exc!r}"
+
+    if now - written_at > max_age_s:
+        return False, f"unhealthy: heartbeat is {now - written_at:.0f}s old (limit {max_age_s:.0f}s)"
+    if gateway_connected is not True:
+        return False, "unhealthy: the Discord gateway connection is down"
+    if now - worker_last_beat > max_age_s:
+        return False, (
+            f"unhealthy: the executor last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)"
+        )
+    return True, "healthy: gateway connected, executor reporting"
+
+
+def run_healthcheck(
+    heartbeat_path: str | os.PathLike[str],
+    *,
+    max_age_s: float,
+    out: TextIO | None = None,
+) -> int:
+    """The body of `stylebot healthcheck`: prints the reason, returns 0 if healthy and 1 if not (Docker's codes)."""
+    healthy, reason = check(heartbeat_path, max_age_s=max_age_s)
+    print(reason, file=out or sys.stdout)
+    return 0 if healthy else 1
