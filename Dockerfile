@@ -74,7 +74,8 @@ EXPOSE 9100
 # discord.py then closes the gateway cleanly.
 STOPSIGNAL SIGINT
 
-HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
+# The check is a Python process; the generous timeout covers a CPU host busy with a job.
+HEALTHCHECK --interval=30s --timeout=30s --start-period=120s --retries=3 \
     CMD ["stylebot", "healthcheck", "--config", "/config/config.toml"]
 
 CMD ["stylebot", "--config", "/config/config.toml"]
