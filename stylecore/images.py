@@ -62,7 +62,7 @@ def load_image(
                 raise UnsupportedImageError(f"{label} is a {actual} image; supported formats are {supported}.") from None
             raise UnsupportedImageError(f"{label} is not an image (supported formats: {supported}).") from None
         except Image.DecompressionBombError:
-            raise ImageTooLargeError(f"{label} has too many pixels (limit {max_pixels:,}).") from None
+            raise ImageTooLargeError(f"{label} has far too many pixels; the limit is {max_pixels:,}.") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise CorruptImageError(f"{label} could not be read: the file is damaged ({exc}).") from None
 
@@ -79,7 +79,7 @@ def load_image(
             image.seek(0)
             image.load()
         except Image.DecompressionBombError:
-            raise ImageTooLargeError(f"{label} has too many pixels (limit {max_pixels:,}).") from None
+            raise ImageTooLargeError(f"{label} has far too many pixels; the limit is {max_pixels:,}.") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise CorruptImageError(f"{label} could not be decoded: the file is truncated or damaged ({exc}).") from None
     try:

@@ -19,7 +19,7 @@ INIT_MODES: tuple[str, ...] = ("content", "noise", "image")
 POOLINGS: tuple[str, ...] = ("max", "avg")
 
 #: Each optimizer's learning rate when none is given (pixel units of the 0-255 VGG input).
-DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0, "adam": 2.0, "adagrad": 10.0, "sgd": 1e-3}
+DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0, "adam": 10.0, "adagrad": 10.0, "sgd": 1.0}
 
 CONTENT_LAYERS: tuple[str, ...] = (
     "relu1_1", "relu1_2", "relu2_1", "relu2_2",

@@ -40,7 +40,8 @@ class VGG19Features(nn.Module):
         index = 0
         for block, count in enumerate(BLOCKS):
             if block:
-                x = pool(x, kernel_size=2, stride=2)
+                # ceil_mode, as in Caffe: odd sizes keep their last row, and tiny inputs never pool to 0.
+                x = pool(x, kernel_size=2, stride=2, ceil_mode=True)
             for _ in range(count):
                 # In place: the ReLU's output is all autograd keeps, and it halves memory traffic.
                 x = F.relu(self.convs[index](x), inplace=True)

@@ -97,7 +97,9 @@ def _torch_load(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise WeightsUnavailableError(f"cannot read weights from {path}: {exc}") from None
+        raise WeightsUnavailableError(
+            f"cannot read weights from {path}: not a loadable PyTorch state dict ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(state, dict):
         raise WeightsUnavailableError(f"{path} does not hold a state dict")
     return state

@@ -1,0 +1,35 @@
+"""Shared fixtures for the engine tests: one loaded Engine, small images made from the examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from stylecore import Engine, load_image
+from stylecore.images import resize_to
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    engine = Engine(device="cpu")
+    engine.load()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def content() -> Image.Image:
+    return resize_to(load_image(EXAMPLES / "cat.png"), 64)
+
+
+@pytest.fixture(scope="session")
+def style() -> Image.Image:
+    return resize_to(load_image(EXAMPLES / "starry_night.jpg"), 64)
+
+
+@pytest.fixture(scope="session")
+def style2() -> Image.Image:
+    return resize_to(load_image(EXAMPLES / "woman_with_hat.jpg"), 64)

@@ -1,0 +1,33 @@
+"""The coarse-to-fine plan."""
+
+from __future__ import annotations
+
+from stylecore.schedule import Scale, fit_to_time, plan_scales
+
+
+def test_multiscale_doubles_up_to_the_size_with_most_iterations_small() -> None:
+    plan = plan_scales(512, 300)
+    assert [s.longest_side for s in plan] == [128, 256, 512]
+    assert sum(s.iterations for s in plan) == 300
+    assert plan[0].iterations > plan[-1].iterations
+
+
+def test_single_scale_when_off_or_small() -> None:
+    assert plan_scales(512, 100, multiscale=False) == [Scale(512, 100)]
+    assert plan_scales(200, 100) == [Scale(200, 100)]
+
+
+def test_few_iterations_drop_empty_scales_but_keep_the_total() -> None:
+    plan = plan_scales(1024, 2)
+    assert sum(s.iterations for s in plan) == 2
+    assert all(s.iterations > 0 for s in plan)
+
+
+def test_fit_to_time_keeps_proportions_and_reaches_every_scale() -> None:
+    plan = [Scale(128, 200), Scale(256, 100), Scale(512, 100)]
+    fitted = fit_to_time(plan, seconds_left=1.0, seconds_per_pixel_iteration=1e-6, aspect=1.0)
+    assert [s.longest_side for s in fitted] == [128, 256, 512]
+    assert all(s.iterations >= 1 for s in fitted)
+    cost = sum(s.longest_side**2 * s.iterations * 1e-6 for s in fitted)
+    assert cost <= 1.0 + 512**2 * 1e-6 * 3  # within one iteration per scale of the budget
+    assert fit_to_time(plan, seconds_left=1e9, seconds_per_pixel_iteration=1e-6, aspect=1.0) == plan
