@@ -1,0 +1,104 @@
+"""`stylebot`: run the bot (`stylebot --config config.toml`) or check its health (`stylebot healthcheck`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import discord
+
+from stylecore.errors import StyleCoreError
+
+from .app import StyleBot, create_bot
+from .config import Config, ConfigError, load_config
+from .health import run_healthcheck
+from .logs import setup_logging
+
+DEFAULT_CONFIG = "config.toml"
+EXIT_USAGE = 2
+
+
+class TokenError(Exception):
+    """No usable token; `str()` says why (never the token itself)."""
+
+
+def read_token(environ: Mapping[str, str]) -> str:
+    """The bot token from DISCORD_TOKEN, else from the file DISCORD_TOKEN_FILE names (a Docker secret)."""
+    token = environ.get("DISCORD_TOKEN", "").strip()
+    if token:
+        return token
+    path = environ.get("DISCORD_TOKEN_FILE", "").strip()
+    if not path:
+        raise TokenError("no Discord token: set DISCORD_TOKEN, or DISCORD_TOKEN_FILE to a file that holds it")
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise TokenError(f"cannot read DISCORD_TOKEN_FILE {path}: {exc.strerror or exc}") from None
+    if not token:
+        raise TokenError(f"DISCORD_TOKEN_FILE {path} is empty")
+    return token
+
+
+def build_parser() -> argparse.ArgumentParser:
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help=f"TOML config file (default: {DEFAULT_CONFIG} if it exists, else built-in defaults)")
+    parser = argparse.ArgumentParser(prog="stylebot", parents=[config],
+                                     description="Neural style transfer on Discord. The token comes from "
+                                                 "DISCORD_TOKEN or DISCORD_TOKEN_FILE.")
+    commands = parser.add_subparsers(dest="command", metavar="{run,healthcheck}")
+    commands.add_parser("run", parents=[config], help="run the bot (the default)")
+    commands.add_parser("healthcheck", parents=[config],
+                        help="exit 0 if the running bot's heartbeat is fresh, 1 if not (for Docker)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    path = getattr(args, "config", None)
+    if path is None and Path(DEFAULT_CONFIG).is_file():
+        path = DEFAULT_CONFIG
+    try:
+        config = load_config(path, environ=environ)
+    except ConfigError as exc:
+        print(f"stylebot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "healthcheck":
+        return run_healthcheck(config.heartbeat_path, max_age_s=config.health.max_age_s)
+    try:
+        token = read_token(environ)
+    except TokenError as exc:
+        print(f"stylebot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run(config, token)
+
+
+def run(config: Config, token: str) -> int:
+    setup_logging(config.bot.log_level, secrets=[token])
+    try:
+        bot = create_bot(config)
+    except StyleCoreError as exc:  # e.g. [engine] device = "cuda" on a machine without CUDA
+        print(f"stylebot: [engine] {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        asyncio.run(_serve(bot, token))
+    except discord.LoginFailure:
+        print("stylebot: Discord rejected the token (check DISCORD_TOKEN or DISCORD_TOKEN_FILE)", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        pass  # Ctrl-C / SIGINT (the Docker image's stop signal): the bot already closed
+    return 0
+
+
+async def _serve(bot: StyleBot, token: str) -> None:
+    async with bot:
+        await bot.start(token)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

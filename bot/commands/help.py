@@ -1,0 +1,29 @@
+"""/help: short usage, only for the asker."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+HELP_TEXT = """\
+**/stylize** `content:` photo + `style:` artwork (or `preset:`) — paints the photo in that style.
+Options: `iterations`, `size`, `style_strength`, `preserve_colors` (keep the photo's colours), \
+`optimizer`, `learning_rate`, `beta1`/`beta2`/`epsilon` (Adam), `style2`/`style3` + `style_weights` \
+(e.g. `2,1`) to blend styles, `seed` to repeat a result.
+Your job gets a card: place in the queue, then live previews. **Cancel** stops it; when it is done, \
+**Stronger style**, **Weaker style**, **Keep colours**/**Full colour** and **New seed** re-run it.
+**Stylize** (right-click a message › Apps) — stylizes the message's image with a server preset.
+**/queue** — your jobs and the queue length.
+**/stylepreset list** — this server's style presets.
+Admins (Manage Server): **/stylesettings** show | set | reset, **/stylepreset** add | remove."""
+
+
+class HelpCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description="How to use the style-transfer bot")
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    async def help(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(HELP_TEXT, ephemeral=True)

@@ -1,0 +1,301 @@
+"""Persistence: server settings, presets and jobs in SQLite; images as files under the data dir.
+
+Layout under `data_dir`:
+    <database>                    SQLite (settings, presets, jobs)
+    jobs/<job id>/content         the content image as uploaded (already checked)
+    jobs/<job id>/style<N>        the style images, in order
+    jobs/<job id>/result.<ext>    the encoded result until it has been delivered
+    presets/<guild id>/<file>     preset images
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .jobs import CardRef, Job, JobParams, JobState, ResultInfo, Rerun
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS guild_settings (
+    guild_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (guild_id, key)
+);
+CREATE TABLE IF NOT EXISTS presets (
+    guild_id INTEGER NOT NULL,
+    name TEXT NOT NULL COLLATE NOCASE,
+    file TEXT NOT NULL,
+    added_by INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (guild_id, name)
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    owner_id INTEGER NOT NULL,
+    guild_id INTEGER,
+    channel_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    params TEXT NOT NULL,
+    content_name TEXT NOT NULL,
+    style_names TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    filesize_limit INTEGER NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    error TEXT,
+    result TEXT,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    parent_id TEXT,
+    variant TEXT,
+    cancelled_by INTEGER,
+    card TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+"""
+
+
+@dataclass(frozen=True)
+class Preset:
+    guild_id: int
+    name: str
+    path: Path
+    added_by: int
+    created_at: float
+
+
+class Store:
+    """One SQLite connection (aiosqlite runs it on its own thread) plus the files beside it."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], database: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir)
+        self.database = self.data_dir / database
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._make_dirs)
+        self._db = await aiosqlite.connect(self.database)
+        self._db.row_factory = aiosqlite.Row
+        await self._db.executescript(SCHEMA)
+        await self._db.commit()
+
+    def _make_dirs(self) -> None:
+        for path in (self.data_dir, self.data_dir / "jobs", self.data_dir / "presets", self.database.parent):
+            path.mkdir(parents=True, exist_ok=True)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("Store.open() was not awaited")
+        return self._db
+
+    # -- server settings -------------------------------------------------------------------------
+
+    async def guild_settings(self, guild_id: int) -> dict[str, Any]:
+        async with self.db.execute("SELECT key, value FROM guild_settings WHERE guild_id = ?", (guild_id,)) as rows:
+            return {row["key"]: json.loads(row["value"]) async for row in rows}
+
+    async def set_guild_setting(self, guild_id: int, key: str, value: Any) -> None:
+        await self.db.execute(
+            "INSERT INTO guild_settings (guild_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id, key) DO UPDATE SET value = excluded.value",
+            (guild_id, key, json.dumps(value)),
+        )
+        await self.db.commit()
+
+    async def reset_guild_settings(self, guild_id: int, key: str | None = None) -> None:
+        if key is None:
+            await self.db.execute("DELETE FROM guild_settings WHERE guild_id = ?", (guild_id,))
+        else:
+            await self.db.execute("DELETE FROM guild_settings WHERE guild_id = ? AND key = ?", (guild_id, key))
+        await self.db.commit()
+
+    # -- presets ---------------------------------------------------------------------------------
+
+    async def presets(self, guild_id: int) -> list[Preset]:
+        async with self.db.execute(
+            "SELECT * FROM presets WHERE guild_id = ? ORDER BY name COLLATE NOCASE", (guild_id,)
+        ) as rows:
+            return [self._preset(row) async for row in rows]
+
+    async def preset(self, guild_id: int, name: str) -> Preset | None:
+        async with self.db.execute(
+            "SELECT * FROM presets WHERE guild_id = ? AND name = ?", (guild_id, name.strip())
+        ) as rows:
+            row = await rows.fetchone()
+        return self._preset(row) if row else None
+
+    async def add_preset(self, guild_id: int, name: str, data: bytes, added_by: int, now: float) -> bool:
+        """False when the server already has a preset of that name (case-insensitive)."""
+        if await self.preset(guild_id, name) is not None:
+            return False
+        relative = f"presets/{guild_id}/{secrets.token_hex(8)}"
+        await asyncio.to_thread(_write_file, self.data_dir / relative, data)
+        await self.db.execute(
+            "INSERT INTO presets (guild_id, name, file, added_by, created_at) VALUES (?, ?, ?, ?, ?)",
+            (guild_id, name, relative, added_by, now),
+        )
+        await self.db.commit()
+        return True
+
+    async def remove_preset(self, guild_id: int, name: str) -> bool:
+        preset = await self.preset(guild_id, name)
+        if preset is None:
+            return False
+        await self.db.execute("DELETE FROM presets WHERE guild_id = ? AND name = ?", (guild_id, preset.name))
+        await self.db.commit()
+        await asyncio.to_thread(preset.path.unlink, missing_ok=True)
+        return True
+
+    def _preset(self, row: aiosqlite.Row) -> Preset:
+        return Preset(row["guild_id"], row["name"], self.data_dir / row["file"], row["added_by"], row["created_at"])
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.data_dir / "jobs" / job_id
+
+    def content_path(self, job: Job) -> Path:
+        return self.job_dir(job.id) / "content"
+
+    def style_paths(self, job: Job) -> tuple[Path, ...]:
+        return tuple(self.job_dir(job.id) / f"style{index}" for index in range(1, len(job.style_names) + 1))
+
+    def result_path(self, job: Job) -> Path | None:
+        return self.job_dir(job.id) / job.result.file_name if job.result else None
+
+    async def write_result(self, job: Job, data: bytes) -> None:
+        path = self.result_path(job)
+        assert path is not None, "job.result must be set first"
+        await asyncio.to_thread(_write_file, path, data)
+
+    async def read_result(self, job: Job) -> bytes | None:
+        path = self.result_path(job)
+        try:
+            return await asyncio.to_thread(path.read_bytes) if path else None
+        except FileNotFoundError:
+            return None
+
+    async def drop_result(self, job: Job) -> None:
+        """The result reached Discord: the copy on disk is no longer needed."""
+        path = self.result_path(job)
+        if path is not None:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def add_job(self, job: Job, content: bytes | Path, styles: list[bytes | Path]) -> Job:
+        """Persist a new job with its inputs: bytes are written, paths (a parent's inputs) are linked."""
+        await asyncio.to_thread(self._write_inputs, job, content, styles)
+        cursor = await self.db.execute(
+            "INSERT INTO jobs (id, owner_id, guild_id, channel_id, state, params, content_name, style_names, "
+            "created_at, filesize_limit, parent_id, variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job.id, job.owner_id, job.guild_id, job.channel_id, job.state.value, json.dumps(job.params.to_json()),
+             job.content_name, json.dumps(job.style_names), job.created_at, job.filesize_limit, job.parent_id,
+             job.variant.value if job.variant else None),
+        )
+        await self.db.commit()
+        job.seq = cursor.lastrowid
+        return job
+
+    def _write_inputs(self, job: Job, content: bytes | Path, styles: list[bytes | Path]) -> None:
+        directory = self.job_dir(job.id)
+        directory.mkdir(parents=True, exist_ok=False)
+        for target, source in zip((self.content_path(job), *self.style_paths(job)), (content, *styles), strict=True):
+            if isinstance(source, Path):
+                _link_or_copy(source, target)
+            else:
+                _write_file(target, source)
+
+    async def save_job(self, job: Job) -> None:
+        """Write the job's changing fields (state, times, result, card)."""
+        await self.db.execute(
+            "UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, error = ?, result = ?, delivered = ?, "
+            "cancelled_by = ?, card = ? WHERE id = ?",
+            (job.state.value, job.started_at, job.finished_at, job.error,
+             json.dumps(asdict(job.result)) if job.result else None, int(job.delivered), job.cancelled_by,
+             json.dumps(asdict(job.card)) if job.card else None, job.id),
+        )
+        await self.db.commit()
+
+    async def job(self, job_id: str) -> Job | None:
+        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as rows:
+            row = await rows.fetchone()
+        return _job(row) if row else None
+
+    async def active_jobs(self) -> list[Job]:
+        """Queued and running jobs, oldest first."""
+        return await self._jobs("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq")
+
+    async def undelivered_results(self) -> list[Job]:
+        return await self._jobs("SELECT * FROM jobs WHERE state = 'done' AND delivered = 0 ORDER BY seq")
+
+    async def finished_before(self, when: float) -> list[Job]:
+        return await self._jobs(
+            "SELECT * FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND finished_at < ? "
+            "AND NOT (state = 'done' AND delivered = 0) ORDER BY seq",
+            (when,),
+        )
+
+    async def delete_job(self, job_id: str) -> None:
+        """Forget a finished job and its files (retention)."""
+        await asyncio.to_thread(shutil.rmtree, self.job_dir(job_id), True)
+        await self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        await self.db.commit()
+
+    async def _jobs(self, query: str, args: tuple[Any, ...] = ()) -> list[Job]:
+        async with self.db.execute(query, args) as rows:
+            return [_job(row) async for row in rows]
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    result = json.loads(row["result"]) if row["result"] else None
+    card = json.loads(row["card"]) if row["card"] else None
+    return Job(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        params=JobParams.from_json(json.loads(row["params"])),
+        content_name=row["content_name"],
+        style_names=tuple(json.loads(row["style_names"])),
+        created_at=row["created_at"],
+        filesize_limit=row["filesize_limit"],
+        state=JobState(row["state"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        result=ResultInfo(**result) if result else None,
+        delivered=bool(row["delivered"]),
+        parent_id=row["parent_id"],
+        variant=Rerun(row["variant"]) if row["variant"] else None,
+        cancelled_by=row["cancelled_by"],
+        card=CardRef(**card) if card else None,
+        seq=row["seq"],
+    )
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or links not supported: a copy costs only disk
+        shutil.copyfile(source, target)

@@ -1,0 +1,189 @@
+"""Turning a command or a click into a queued job: acknowledge, check everything, accept, show the card.
+
+Every entry point (/stylize, the "Stylize" message menu, the re-run buttons) defers with an
+ephemeral "thinking" reply within Discord's 3 seconds, so a problem is reported only to the user
+who caused it. Only an accepted job gets a public card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import discord
+
+from .errors import UserError
+from .inputs import ImageInput, read_attachment
+from .jobs import Job, JobParams, JobState, Rerun
+from .params import UserOptions, check_params, resolve_params
+from .service import NewJob, StyleSource
+from .settings import ServerSettings
+from .store import Preset
+
+if TYPE_CHECKING:
+    from .app import StyleBot
+
+CANCEL_REPLIES = {
+    JobState.CANCELLED: "Cancelled job `{id}`.",
+    JobState.RUNNING: "Job `{id}` is stopping; its card will say when it has.",
+    JobState.DONE: "Too late: job `{id}` finished before it could be stopped.",
+    JobState.FAILED: "Job `{id}` had already failed.",
+}
+
+
+class Submissions:
+    def __init__(self, bot: StyleBot) -> None:
+        self.bot = bot
+
+    async def settings_for(self, guild_id: int | None) -> ServerSettings:
+        overrides = await self.bot.store.guild_settings(guild_id) if guild_id is not None else {}
+        return ServerSettings.resolve(self.bot.config, overrides)
+
+    async def stylize(
+        self,
+        interaction: discord.Interaction,
+        *,
+        content: discord.Attachment,
+        styles: list[tuple[str, discord.Attachment]],
+        preset: str | None,
+        options: UserOptions,
+    ) -> Job | None:
+        """/stylize: `styles` pairs each attachment with the option that carried it (for messages)."""
+
+        async def build(settings: ServerSettings) -> NewJob:
+            if not styles and not preset:
+                raise UserError("A style is needed: attach a style image (style:) or pick one of the server's "
+                                "presets (preset:).")
+            chosen = await self._preset(interaction, preset) if preset else None
+            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0))
+            content_input = await self._read(content, "content")
+            style_inputs: list[StyleSource] = [await self._read(image, role) for role, image in styles]
+            names = [item.name for item in style_inputs if isinstance(item, ImageInput)]
+            if chosen:
+                style_inputs.append(await _preset_bytes(chosen))
+                names.append(f"preset {chosen.name}")
+            return self._new_job(interaction, params, content_input, content_input.name, style_inputs, names)
+
+        return await self._submit(interaction, build)
+
+    async def stylize_message(self, interaction: discord.Interaction, image: discord.Attachment, preset: str) -> Job | None:
+        """The "Stylize" message menu, once a preset was picked: the message's image is the content."""
+
+        async def build(settings: ServerSettings) -> NewJob:
+            chosen = await self._preset(interaction, preset)
+            params = resolve_params(UserOptions(), settings, 1)
+            content_input = await self._read(image, "content")
+            return self._new_job(interaction, params, content_input, content_input.name,
+                                 [await _preset_bytes(chosen)], [f"preset {chosen.name}"])
+
+        return await self._submit(interaction, build)
+
+    async def rerun(self, interaction: discord.Interaction, job_id: str, variant: Rerun) -> Job | None:
+        """A re-run button: a new job (owned by whoever clicked) from the same inputs, one thing changed."""
+        store = self.bot.store
+
+        async def build(settings: ServerSettings) -> NewJob:
+            now = interaction.created_at.timestamp()
+            bucket = self.bot.cooldowns.hit(interaction.user.id, now)
+            if bucket is not None:
+                raise UserError(f"Slow down: you can start another job in {bucket.get_retry_after(now):.0f} s.")
+            parent = await self.bot.service.job(job_id)
+            if parent is None or not await asyncio.to_thread(store.content_path(parent).exists):
+                hours = self.bot.config.storage.retention_hours
+                raise UserError(f"The images of job {job_id} are no longer kept (they are deleted {hours:g} hours "
+                                "after a job ends). Start a new job with /stylize.")
+            params = parent.params.rerun(variant)
+            check_params(params, settings)
+            new = self._new_job(interaction, params, store.content_path(parent), parent.content_name,
+                                list(store.style_paths(parent)), list(parent.style_names))
+            return replace(new, parent_id=parent.id, variant=variant)
+
+        return await self._submit(interaction, build)
+
+    async def cancel(self, interaction: discord.Interaction, job_id: str) -> None:
+        """The Cancel button: the job's owner, or anyone who may manage messages in the channel."""
+        job = await self.bot.service.job(job_id)
+        if job is None:
+            await interaction.response.send_message(f"Job `{job_id}` is no longer known.", ephemeral=True)
+            return
+        if interaction.user.id != job.owner_id and not interaction.permissions.manage_messages:
+            await interaction.response.send_message(
+                f"Only <@{job.owner_id}> or someone with the Manage Messages permission can cancel job `{job_id}`.",
+                ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+            return
+        if not job.state.active:
+            await interaction.response.send_message(f"Job `{job_id}` already ended ({job.state.value}).", ephemeral=True)
+            return
+        # A running job stops within one iteration, which may take a moment on a big image.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        state = await self.bot.service.cancel(job_id, by=interaction.user.id)
+        reply = CANCEL_REPLIES.get(state, "Job `{id}` already ended.") if state else "Job `{id}` already ended."
+        await interaction.edit_original_response(content=reply.format(id=job_id))
+
+    async def _submit(self, interaction: discord.Interaction,
+                      build: Callable[[ServerSettings], Awaitable[NewJob]]) -> Job | None:
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        service = self.bot.service
+        try:
+            settings = await self.settings_for(interaction.guild_id)
+            _check_channel(interaction, settings)
+            service.check_capacity(interaction.user.id, settings)  # before any download
+            new = await build(settings)
+            job = await service.create_job(new, settings)
+        except UserError as exc:
+            await interaction.edit_original_response(content=f"❌ {exc}")
+            return None
+        # The ephemeral reply must be complete before the public card, or the card would replace it.
+        await interaction.edit_original_response(
+            content=f"✅ Queued as job `{job.id}`; its card is below. /queue shows your jobs.")
+        await service.post_card(interaction, job)
+        await service.enqueue(job)
+        return job
+
+    def _new_job(self, interaction: discord.Interaction, params: JobParams, content: ImageInput | Path,
+                 content_name: str, styles: list[StyleSource], style_names: list[str]) -> NewJob:
+        return NewJob(
+            owner_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id or 0,
+            params=params,
+            content=content,
+            content_name=content_name,
+            styles=styles,
+            style_names=tuple(style_names),
+            filesize_limit=interaction.filesize_limit,
+        )
+
+    async def _read(self, attachment: discord.Attachment, role: str) -> ImageInput:
+        limits = self.bot.config.limits
+        return await read_attachment(attachment, role=role, max_bytes=limits.max_attachment_bytes,
+                                     max_pixels=limits.max_pixels)
+
+    async def _preset(self, interaction: discord.Interaction, name: str) -> Preset:
+        if interaction.guild_id is None:
+            raise UserError("Presets belong to servers; in DMs, attach a style image instead.")
+        preset = await self.bot.store.preset(interaction.guild_id, name)
+        if preset is None:
+            raise UserError(f"This server has no preset named “{discord.utils.escape_markdown(name)}”; "
+                            "/stylepreset list shows them.")
+        return preset
+
+
+async def _preset_bytes(preset: Preset) -> bytes:
+    try:
+        return await asyncio.to_thread(preset.path.read_bytes)
+    except FileNotFoundError:
+        raise UserError(f"The preset “{preset.name}” was removed a moment ago; pick another.") from None
+
+
+def _check_channel(interaction: discord.Interaction, settings: ServerSettings) -> None:
+    if interaction.guild_id is None or not settings.allowed_channels:
+        return
+    here = {interaction.channel_id, getattr(interaction.channel, "parent_id", None)}  # threads count as their parent
+    if not here & set(settings.allowed_channels):
+        where = " ".join(f"<#{channel}>" for channel in settings.allowed_channels)
+        raise UserError(f"On this server, stylizing works in {where}.")

@@ -1,0 +1,216 @@
+"""The GPU worker: one thread that owns the engine and runs one job at a time.
+
+Nothing here knows about asyncio or Discord: a job goes in as a `WorkItem` (paths and options,
+so it could come from another machine), and comes back through plain callbacks, called on this
+thread, with only small, copied data (encoded previews, the encoded result).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image
+
+from stylecore.errors import Cancelled, ImageError, OptionsError, OutOfMemoryError, StyleCoreError
+from stylecore.images import encode_image, load_image
+from stylecore.options import StyleOptions
+from stylecore.records import Progress, StyleResult
+
+log = logging.getLogger("stylebot.worker")
+
+#: The worker reports that it is alive at least this often while idle (seconds).
+IDLE_BEAT_S = 1.0
+#: After an out-of-memory error the job is tried once more at this fraction of the size.
+OOM_RETRY_SCALE = 0.75
+PREVIEW_MAX_SIDE = 512
+PREVIEW_QUALITY = 80
+
+
+class StyleEngine(Protocol):
+    """What the worker needs from `stylecore.Engine` (tests pass a fast stand-in)."""
+
+    def stylize(
+        self,
+        content: Image.Image,
+        styles: Sequence[Image.Image],
+        options: StyleOptions | None = None,
+        *,
+        init_image: Image.Image | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> StyleResult: ...
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    job_id: str
+    content: Path
+    styles: tuple[Path, ...]
+    options: StyleOptions
+    max_result_bytes: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class WorkProgress:
+    iteration: int
+    total: int
+    scale: int
+    scales: int
+    width: int
+    height: int
+    elapsed: float
+    eta: float | None
+    preview: bytes | None = None
+    """JPEG, at most PREVIEW_MAX_SIDE px."""
+    note: str | None = None
+    """Something the user should know, e.g. an out-of-memory retry at a smaller size."""
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    image: bytes
+    extension: str
+    width: int
+    height: int
+    options: StyleOptions
+    """The options used: seed filled in, size smaller than asked after an out-of-memory retry."""
+    iterations: int
+    elapsed: float
+    stopped: str
+    device: str
+
+
+class WorkFailed(Exception):
+    """The job could not be done; `str()` is the message for the user."""
+
+
+class WorkCancelled(Exception):
+    """The job's cancel event was set and the engine stopped."""
+
+
+Outcome = WorkResult | WorkFailed | WorkCancelled
+
+
+@dataclass
+class _Task:
+    item: WorkItem
+    cancel: threading.Event
+    on_progress: Callable[[WorkProgress], None]
+    on_done: Callable[[Outcome], None]
+
+
+class EngineWorker:
+    """Start once; `submit` jobs one at a time; `stop` when the bot shuts down."""
+
+    def __init__(self, engine: StyleEngine) -> None:
+        self.engine = engine
+        self._tasks: queue.Queue[_Task | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.last_beat = time.time()
+        """Wall-clock time of the thread's last sign of life (for the health check)."""
+
+    def start(self) -> None:
+        if self._thread is None:
+            # A daemon thread: a job stuck in native code must not keep the process alive on exit.
+            self._thread = threading.Thread(target=self._serve, name="stylebot-engine", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish after the current job (set that job's cancel event to hurry it)."""
+        if self._thread is not None:
+            self._tasks.put(None)
+            self._thread = None
+
+    def submit(
+        self,
+        item: WorkItem,
+        *,
+        cancel: threading.Event,
+        on_progress: Callable[[WorkProgress], None],
+        on_done: Callable[[Outcome], None],
+    ) -> None:
+        """Queue `item` for the thread; the callbacks run on the thread."""
+        self._tasks.put(_Task(item, cancel, on_progress, on_done))
+
+    def _serve(self) -> None:
+        load = getattr(self.engine, "load", None)
+        if load is not None:
+            try:
+                load()  # the model loads once, before the first job, on the thread that will use it
+            except StyleCoreError as exc:
+                log.error("the engine could not load its model: %s", exc)
+        while True:
+            self.last_beat = time.time()
+            try:
+                task = self._tasks.get(timeout=IDLE_BEAT_S)
+            except queue.Empty:
+                continue
+            if task is None:
+                return
+            outcome = self._run(task)
+            self.last_beat = time.time()
+            task.on_done(outcome)
+
+    def _run(self, task: _Task) -> Outcome:
+        item = task.item
+        try:
+            content = load_image(item.content, name="the content image", max_pixels=item.max_pixels)
+            styles = [load_image(path, name=f"style image {index}", max_pixels=item.max_pixels)
+                      for index, path in enumerate(item.styles, 1)]
+            try:
+                result = self._stylize(task, content, styles, item.options)
+            except OutOfMemoryError:
+                smaller = max(64, int(item.options.size * OOM_RETRY_SCALE))
+                if smaller >= item.options.size:
+                    raise
+                task.on_progress(WorkProgress(0, item.options.iterations, 0, 1, 0, 0, 0.0, None, note=(
+                    f"The GPU ran out of memory at {item.options.size} px; retrying at {smaller} px.")))
+                try:
+                    result = self._stylize(task, content, styles, replace(item.options, size=smaller))
+                except OutOfMemoryError:
+                    return WorkFailed(f"The GPU ran out of memory at {item.options.size} px and again at {smaller} px. "
+                                      "Try a smaller size.")
+            encoded = encode_image(result.image, "png", max_bytes=item.max_result_bytes)
+            return WorkResult(encoded.data, encoded.extension, encoded.width, encoded.height, result.options,
+                              result.iterations, result.elapsed, result.stopped, result.device)
+        except Cancelled:
+            return WorkCancelled()
+        except (ImageError, OptionsError) as exc:
+            return WorkFailed(f"{exc}")
+        except StyleCoreError as exc:
+            log.error("job %s failed in the engine: %s", item.job_id, exc)
+            return WorkFailed(f"The style engine failed: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one bad job must never end the worker thread
+            log.exception("job %s crashed the engine", item.job_id)
+            return WorkFailed(f"The style engine hit an unexpected error ({type(exc).__name__}); "
+                              "the job was stopped. Please try again.")
+
+    def _stylize(self, task: _Task, content: Image.Image, styles: list[Image.Image],
+                 options: StyleOptions) -> StyleResult:
+        def progress(record: Progress) -> None:
+            self.last_beat = time.time()
+            task.on_progress(WorkProgress(
+                record.iteration, record.total, record.scale, record.scales, record.width, record.height,
+                record.elapsed, record.eta, preview=_encode_preview(record.preview),
+            ))
+
+        return self.engine.stylize(content, styles, options, progress=progress, cancel=task.cancel)
+
+
+def _encode_preview(image: Image.Image | None) -> bytes | None:
+    if image is None:
+        return None
+    preview = image.convert("RGB")
+    preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+    buffer = io.BytesIO()
+    preview.save(buffer, "JPEG", quality=PREVIEW_QUALITY)
+    return buffer.getvalue()
