@@ -66,4 +66,7 @@ async def check_image(data: bytes, *, name: str, role: str, max_bytes: int, max_
 
 def _check_size(size: int, name: str, role: str, max_bytes: int) -> None:
     if size > max_bytes:
-        raise UserError(f"The {role} image {name} is {format_bytes(size)}; the limit is {format_bytes(max_bytes)}.")
+        actual, limit = format_bytes(size), format_bytes(max_bytes)
+        if actual == limit:  # just over: rounded sizes would read "10 MiB; the limit is 10 MiB"
+            actual, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        raise UserError(f"The {role} image {name} is {actual}; the limit is {limit}.")

@@ -68,7 +68,6 @@ class World:
     admin: Any = None
     moderator: Any = None
     old_bots: list[StyleBot] = field(default_factory=list)
-    edits: list[discord.RawMessageUpdateEvent] = field(default_factory=list)
 
     async def restart(self, *, engine: Any = None, config: Config | None = None) -> StyleBot:
         """Stop this bot and start a new one on the same data dir, as after a crash or an upgrade."""
@@ -82,17 +81,12 @@ class World:
         await old.service.close()
         await old.store.close()
         self.bot = new
-        self._listen()
         return new
 
-    def _listen(self) -> None:
-        async def on_raw_message_edit(payload: discord.RawMessageUpdateEvent) -> None:
-            self.edits.append(payload)
-
-        self.bot.add_listener(on_raw_message_edit)
-
-    def card_edits(self, message_id: int) -> list[discord.RawMessageUpdateEvent]:
-        return [edit for edit in self.edits if edit.message_id == message_id]
+    def edits(self, message_id: int) -> list[dict[str, Any]]:
+        """The JSON of every edit the bot sent for one message, oldest first (uploads are not logged)."""
+        return [request.json for request in self.env.http_requests
+                if request.method == "PATCH" and request.path.endswith(f"/messages/{message_id}")]
 
 
 @pytest_asyncio.fixture
@@ -109,7 +103,6 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     bot.external_wait = wait_hook(env, declared)
     await env.start()
     world = World(env, bot, engine, config, declared)
-    world._listen()
     world.guild = env.create_guild("Art club")
     world.channel = world.guild.create_text_channel("art")
     world.alice = world.guild.add_member(env.create_user("alice"))
