@@ -13,8 +13,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 
 def write_heartbeat(
@@ -40,6 +41,26 @@ def write_heartbeat(
     except BaseException:
         os.unlink(tmp_name)
         raise
+
+
+class HeartbeatSource(Protocol):
+    """What the heartbeat reports; the bot (`bot.app.StyleBot`) provides both."""
+
+    @property
+    def gateway_connected(self) -> bool: ...
+
+    @property
+    def worker_last_beat(self) -> float: ...
+
+
+def heartbeat_writer(path: str | os.PathLike[str]) -> Callable[[HeartbeatSource], Awaitable[None]]:
+    """A hook for the bot's heartbeat loop (`StyleBot.heartbeat_hook`) that writes `path` on each call."""
+
+    async def write(source: HeartbeatSource) -> None:
+        # A few dozen bytes to a local file: quick enough to do on the event loop.
+        write_heartbeat(path, gateway_connected=source.gateway_connected, worker_last_beat=source.worker_last_beat)
+
+    return write
 
 
 def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None = None) -> tuple[bool, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.health import check, run_healthcheck, write_heartbeat
+from bot.health import check, heartbeat_writer, run_healthcheck, write_heartbeat
 
 NOW = 1_800_000_000.0
 MAX_AGE = 60.0
@@ -119,3 +119,21 @@ def test_run_healthcheck_exit_codes_and_message(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_healthcheck(beat, max_age_s=MAX_AGE, out=out) == 0
     assert out.getvalue().startswith("healthy")
+
+
+class FakeBot:
+    def __init__(self, *, gateway_connected: bool, worker_last_beat: float) -> None:
+        self.gateway_connected = gateway_connected
+        self.worker_last_beat = worker_last_beat
+
+
+async def test_heartbeat_writer_reports_the_bots_state(tmp_path: Path) -> None:
+    beat = tmp_path / "heartbeat.json"
+    hook = heartbeat_writer(beat)
+
+    await hook(FakeBot(gateway_connected=True, worker_last_beat=time.time()))
+    assert check(beat, max_age_s=MAX_AGE)[0]
+
+    await hook(FakeBot(gateway_connected=False, worker_last_beat=time.time()))
+    healthy, reason = check(beat, max_age_s=MAX_AGE)
+    assert not healthy and "gateway" in reason
