@@ -57,7 +57,7 @@ RUN pip install --no-deps . \
     && pip check
 
 # A fixed uid so that bind-mounted /data directories can be chowned on the host to match.
-RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home stylebot \
+RUN useradd --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin stylebot \
     && mkdir /data \
     && chown stylebot:stylebot /data
 VOLUME /data

@@ -112,10 +112,11 @@ printf '%s\n' "$message"
 ok "exit 1"
 
 step "the engine's HEALTHCHECK: unhealthy with no gateway, healthy with a fresh heartbeat"
-HEALTH_FLAGS=(--health-interval 2s --health-retries 1 --health-start-period 0s)
+# A start period of 0s would mean "the image's"; 1s makes the first failure count.
+HEALTH_FLAGS=(--health-interval 2s --health-retries 1 --health-start-period 1s)
 "$DOCKER" run -d --name "$RUN_ID-nogateway" "${HEALTH_FLAGS[@]}" --network none \
   -v "$VOLUME:/data" "${CONFIG_MOUNT[@]}" "$IMAGE" sleep 300 >/dev/null
-wait_for_health "$RUN_ID-nogateway" unhealthy 60
+wait_for_health "$RUN_ID-nogateway" unhealthy 90
 ok "no heartbeat: unhealthy ($("$DOCKER" inspect -f '{{(index .State.Health.Log 0).Output}}' "$RUN_ID-nogateway" | head -1))"
 "$DOCKER" rm -f "$RUN_ID-nogateway" >/dev/null
 # Stands in for a connected bot: writes the heartbeat where the config says, as the bot does.
@@ -129,7 +130,7 @@ while True:
     write_heartbeat(path, gateway_connected=True, worker_last_beat=time.time())
     time.sleep(1)
 " >/dev/null
-wait_for_health "$RUN_ID-healthy" healthy 60
+wait_for_health "$RUN_ID-healthy" healthy 90
 ok "fresh heartbeat with the gateway up: healthy"
 "$DOCKER" rm -f "$RUN_ID-healthy" >/dev/null
 
