@@ -36,18 +36,30 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, or None for full fp32. ``auto`` uses bf16 on CUDA GPUs that support it."""
+    """The autocast dtype, or None for full fp32.
+
+    ``auto`` uses bf16 where the hardware runs it natively: CUDA GPUs that support it, and CPUs with
+    bf16 instructions (oneDNN); bench/precision.py measures that quality holds. Elsewhere fp32.
+    """
     if precision not in PRECISIONS:
         raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "fp32":
         return None
     if precision == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return None
-    if device.type != "cuda":
-        raise OptionsError(f"{precision} autocast needs a CUDA device, not {device.type}")
+        return torch.bfloat16 if _native_bf16(device) else None
+    if precision == "fp16" and device.type != "cuda":
+        raise OptionsError(f"fp16 autocast needs a CUDA device, not {device.type}")
+    if precision == "bf16" and device.type == "mps":
+        raise OptionsError("bf16 autocast is not supported on MPS; use fp32")
     return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def _native_bf16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return False
 
 
 def prepare_device(device: torch.device) -> None:

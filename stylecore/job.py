@@ -146,17 +146,20 @@ class StyleJob:
             return objective
 
         step = 0
+        last_iteration_seconds = 0.0
         while step < plan[scale_index].iterations:
             if self.cancel is not None and self.cancel.is_set():
                 raise Cancelled("cancelled")
             if opts.max_seconds is not None:
-                if self._elapsed() >= opts.max_seconds:
+                # Stop when the next iteration would end past the deadline, not after it has.
+                if self._elapsed() + last_iteration_seconds >= opts.max_seconds:
                     return (image.detach() if _finite(self.last[0]) else last_good), False
                 plan[scale_index:] = self._fit(plan, scale_index, step, aspect)
                 if step >= plan[scale_index].iterations:
                     break
             tick = time.perf_counter()
             optimizer.step(closure)
+            last_iteration_seconds = time.perf_counter() - tick
             if not _finite(self.last[0]):
                 # Diverged (a learning rate far too high): keep the last finite image and move on.
                 with torch.no_grad():
@@ -167,7 +170,7 @@ class StyleJob:
                 if clamp:
                     image.clamp_(0, 255)
                 last_good.copy_(image)
-            self.optimising_seconds += time.perf_counter() - tick
+            self.optimising_seconds += last_iteration_seconds
             self.pixel_iterations += pixels
             step += 1
             self.done += 1

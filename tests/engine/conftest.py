@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.fixture(scope="session")
 def engine() -> Engine:
-    engine = Engine(device="cpu")
+    # CI runs on the CPU; STYLECORE_TEST_DEVICE=cuda runs the same tests on a GPU machine.
+    engine = Engine(device=os.environ.get("STYLECORE_TEST_DEVICE", "cpu"))
     engine.load()
     return engine
 

@@ -31,15 +31,15 @@ def test_result_has_the_content_aspect_at_the_requested_size(engine, content, st
     assert max(result.image.size) == 48
     assert result.image.size[0] / result.image.size[1] == pytest.approx(content.size[0] / content.size[1], rel=0.05)
     assert result.iterations == 6 and result.stopped == "finished" and not result.stopped_early
-    assert result.options.seed == 3 and result.device == "cpu"
+    assert result.options.seed == 3 and result.device == engine.device
 
 
 def test_a_short_run_lowers_both_losses_from_a_noise_start(engine, content, style) -> None:
     # Weights balanced so that neither term has to give way to the other early on.
     ticks = _losses(engine, content, [style], FAST.with_values(init="noise", iterations=12, style_weight=0.1))
     first, last = ticks[0], ticks[-1]
-    assert last.content_loss < 0.8 * first.content_loss
-    assert last.style_loss < 0.5 * first.style_loss
+    assert last.content_loss < 0.9 * first.content_loss
+    assert last.style_loss < 0.7 * first.style_loss
     assert last.loss < first.loss
 
 
