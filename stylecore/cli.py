@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the image every N iterations, as OUT_0100.png and so on")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="autocast on CUDA (auto: bf16 where supported)")
+                   help="auto: bf16 autocast where the CPU or GPU runs bf16 natively, else fp32")
     g.add_argument("--weights", default="caffe",
                    help="caffe (offline), torchvision (downloads once) or a path to a VGG-19 state dict")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -41,7 +41,7 @@ class Engine:
 
     @property
     def precision(self) -> str:
-        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self._autocast]
+        return "fp32" if self._autocast is None else "bf16"
 
     def load(self) -> VGG19Features:
         """Load the weights now (idempotent). Raises WeightsUnavailableError."""

@@ -21,6 +21,9 @@ class VGG19Features(nn.Module):
         super().__init__()
         self.normalization = weights.normalization
         self.source = weights.source
+        # As buffers, so they live on the model's device: no host-to-device copy per forward pass.
+        self.register_buffer("input_mean", torch.tensor(weights.normalization.mean).view(1, 3, 1, 1))
+        self.register_buffer("input_std", torch.tensor(weights.normalization.std).view(1, 3, 1, 1))
         self.convs = nn.ModuleList()
         for weight, bias in weights.convs:
             conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
@@ -35,7 +38,8 @@ class VGG19Features(nn.Module):
         wanted = set(layers)
         last = max(LAYER_NAMES.index(name) for name in wanted)
         pool = F.max_pool2d if pooling == "max" else F.avg_pool2d
-        x = self.normalization.to_network(pixels)
+        x = pixels.flip(1) if self.normalization.bgr else pixels
+        x = (x - self.input_mean) / self.input_std
         out: dict[str, torch.Tensor] = {}
         index = 0
         for block, count in enumerate(BLOCKS):
