@@ -36,7 +36,7 @@ log = logging.getLogger("stylebot.jobs")
 #: How long a Cancel click waits for a running job to stop before answering anyway.
 CANCEL_WAIT_S = 60.0
 #: How often finished jobs past their retention are looked for.
-RETENTION_SWEEP_S = 3600.0
+RETENTION_SWEEP_S = 600.0
 
 
 def now() -> float:

@@ -7,9 +7,11 @@ returns at once, so tests exercise the bot rather than VGG-19.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -80,6 +82,16 @@ class FakeEngine:
         seed = FAKE_SEED if options.seed is None else options.seed
         return StyleResult(content.resize((width, height)), replace(options, seed=seed), options.iterations, 0.5,
                            "finished", 1.0, 0.5, 0.5, "fake")
+
+
+async def settle_until(world, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Settle until `condition` holds: for jobs running on the engine thread while simcord sees a declared wait."""
+    deadline = time.monotonic() + timeout
+    await world.env.settle()
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)  # let the engine thread report
+        await world.env.settle()
 
 
 def png(width: int = 48, height: int = 32, colour: tuple[int, int, int] = (200, 120, 40)) -> bytes:
