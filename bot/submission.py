@@ -8,6 +8,7 @@ who caused it. Only an accepted job gets a public card.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -138,8 +139,10 @@ class Submissions:
             await interaction.edit_original_response(content=f"❌ {exc}")
             return None
         # The ephemeral reply must be complete before the public card, or the card would replace it.
-        await interaction.edit_original_response(
-            content=f"✅ Queued as job `{job.id}`; its card is below. /queue shows your jobs.")
+        # From here on the job is accepted: a Discord error must not keep it out of the queue.
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.edit_original_response(
+                content=f"✅ Queued as job `{job.id}`; its card is below. /queue shows your jobs.")
         await service.post_card(interaction, job)
         await service.enqueue(job)
         return job
