@@ -1,0 +1,91 @@
+"""`stylebot`: token handling, exit codes, and the healthcheck subcommand."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import discord
+import pytest
+
+from bot.__main__ import main
+from bot.app import StyleBot
+from bot.health import write_heartbeat
+
+TOKEN = "MTIzNDU2Nzg5.secret-token.do-not-log"
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_without_a_token_it_exits_2_with_one_clear_line(config_file, capsys):
+    assert main(["--config", str(config_file)], environ={}) == 2
+
+    err = capsys.readouterr().err
+    assert err == "stylebot: no Discord token: set DISCORD_TOKEN, or DISCORD_TOKEN_FILE to a file that holds it\n"
+
+
+@pytest.mark.parametrize(("content", "message"), [("", "is empty"), (None, "cannot read DISCORD_TOKEN_FILE")])
+def test_a_bad_token_file_exits_2(config_file, tmp_path, capsys, content, message):
+    secret = tmp_path / "discord_token"
+    if content is not None:
+        secret.write_text(content)
+
+    assert main(["--config", str(config_file)], environ={"DISCORD_TOKEN_FILE": str(secret)}) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_a_rejected_token_exits_2_and_is_never_printed_or_logged(config_file, tmp_path, capsys, caplog,
+                                                                  monkeypatch, source):
+    seen = []
+
+    async def login(self, token):
+        seen.append(token)
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.setattr(StyleBot, "login", login)
+    secret = tmp_path / "discord_token"
+    secret.write_text(TOKEN + "\n")
+    environ = {"DISCORD_TOKEN": TOKEN} if source == "env" else {"DISCORD_TOKEN_FILE": str(secret)}
+
+    with caplog.at_level(logging.DEBUG):
+        code = main(["run", "--config", str(config_file)], environ=environ)
+
+    assert code == 2
+    assert seen == [TOKEN]  # the file's trailing newline is stripped
+    out, err = capsys.readouterr()
+    assert err.splitlines()[-1] == "stylebot: Discord rejected the token (check DISCORD_TOKEN or DISCORD_TOKEN_FILE)"
+    assert TOKEN not in out + err + caplog.text
+
+
+def test_a_bad_config_exits_2(tmp_path, capsys):
+    path = tmp_path / "config.toml"
+    path.write_text("[limits]\nmax_size = 1\n")
+
+    assert main(["--config", str(path)], environ={"DISCORD_TOKEN": TOKEN}) == 2
+    assert capsys.readouterr().err.startswith(f"stylebot: {path}: [limits] max_size must be from 64 to 4096")
+    assert main(["--config", str(tmp_path / "missing.toml")], environ={"DISCORD_TOKEN": TOKEN}) == 2
+
+
+def test_healthcheck_reads_the_heartbeat_the_config_names(config_file, tmp_path, capsys):
+    assert main(["healthcheck", "--config", str(config_file)], environ={}) == 1
+    assert capsys.readouterr().out.startswith("unhealthy: no heartbeat")
+
+    write_heartbeat(tmp_path / "data" / "heartbeat.json", gateway_connected=True, worker_last_beat=time.time())
+
+    assert main(["--config", str(config_file), "healthcheck"], environ={}) == 0
+    assert capsys.readouterr().out.startswith("healthy")
