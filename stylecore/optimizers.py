@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .lbfgs import LBFGS
 from .options import StyleOptions
 
 
@@ -11,10 +12,9 @@ def make_optimizer(image: torch.Tensor, options: StyleOptions) -> torch.optim.Op
     lr = options.learning_rate
     assert lr is not None, "options must be validated first"
     if options.optimizer == "lbfgs":
-        # max_iter=1: one function evaluation per step, so cancel, deadline and progress are
-        # checked every iteration; the curvature history persists across steps.
-        return torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=50,
-                                 tolerance_grad=0.0, tolerance_change=0.0)
+        # One function evaluation per step, so cancel, deadline and progress are checked every
+        # iteration; the curvature history persists across steps.
+        return LBFGS([image], lr=lr, history_size=20)
     if options.optimizer == "adam":
         return torch.optim.Adam([image], lr=lr, betas=(options.beta1, options.beta2), eps=options.epsilon)
     if options.optimizer == "adagrad":
