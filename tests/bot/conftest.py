@@ -2,7 +2,7 @@
 
 Options per test: `@pytest.mark.bot(config={...}, engine={...}, external=(...), simcord={...})`
 - config: section -> {key: value} changes to the test config;
-- engine: FakeEngine keyword arguments, or engine=<an engine object>;
+- engine: FakeEngine keyword arguments, or a callable that returns another engine;
 - external: the queue's wait reasons declared to simcord as intentional (default: the idle wait
   only, so a fast job completes within the action that started it; add ENGINE_WAIT when a job
   must stay running while the test acts);
@@ -95,7 +95,8 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     options = dict(marker.kwargs) if marker else {}
     config = make_config(tmp_path / "data", options.get("config"))
     engine_option = options.get("engine", {})
-    engine = FakeEngine(**engine_option) if isinstance(engine_option, dict) else engine_option
+    # A dict configures the fake engine; a callable builds another engine (the real one) per test.
+    engine = FakeEngine(**engine_option) if isinstance(engine_option, dict) else engine_option()
     bot = create_bot(config, engine=engine)
     env = simcord.Env(bot, **options.get("simcord", {}))
     declared = tuple(options.get("external", (IDLE_WAIT,)))

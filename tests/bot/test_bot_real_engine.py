@@ -1,0 +1,60 @@
+"""One job through the real stylecore engine (VGG-19 on the CPU) at a tiny size, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylecore import Engine
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example(name: str, side: int) -> bytes:
+    image = Image.open(EXAMPLES / name).convert("RGB")
+    image.thumbnail((side, side))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.bot(
+    engine=lambda: Engine(device="cpu"),
+    config={"engine": {"multiscale": False}, "defaults": {"size": 64, "iterations": 4}},
+    simcord={"settle_timeout": 300},  # the action returns once the job is done, so it may take a while
+)
+async def test_a_job_on_the_real_engine_reaches_the_user_with_previews(world):
+    await asyncio.to_thread(world.engine.load)  # the worker loads the model at start-up; wait for it
+    shown: list[tuple[float, str | None]] = []
+    show = world.bot.service.cards.show
+
+    async def timed_show(job, card, *, final):
+        shown.append((time.perf_counter(), card.file[0] if card.file else None))
+        return await show(job, card, final=final)
+
+    world.bot.service.cards.show = timed_show
+    content = example("cat.png", 96)
+    started = time.perf_counter()
+
+    result = await world.alice.slash(world.channel, "stylize", content=("cat.png", content),
+                                     style=("starry.png", example("starry_night.jpg", 96)), seed=7)
+
+    finished = time.perf_counter()
+    [card] = result.followups
+    embed = card.embeds[0]
+    assert embed.title == "Done", embed.description
+    assert "on cpu" in embed.description and "seed 7" in embed.fields[1].value
+    stylized = Image.open(io.BytesIO(await card.attachments[0].read())).convert("RGB")
+    assert max(stylized.size) == 64
+    original = Image.open(io.BytesIO(content)).convert("RGB").resize(stylized.size)
+    assert np.abs(np.asarray(stylized, float) - np.asarray(original, float)).mean() > 1.0  # it was repainted
+    previews = [at for at, name in shown if name and name.startswith("preview-")]
+    assert previews, "no preview reached the card"
+    print(f"\nreal engine on CPU, 64 px, 4 iterations: defer to first preview {previews[0] - started:.2f} s, "
+          f"to result {finished - started:.2f} s")
