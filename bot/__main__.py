@@ -9,14 +9,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import discord
+from typing import TYPE_CHECKING
 
-from stylecore.errors import StyleCoreError
-
-from .app import StyleBot, create_bot
 from .config import Config, ConfigError, load_config
 from .health import run_healthcheck
 from .logs import setup_logging
+
+if TYPE_CHECKING:
+    from .app import StyleBot
 
 DEFAULT_CONFIG = "config.toml"
 EXIT_USAGE = 2
@@ -79,6 +79,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def run(config: Config, token: str) -> int:
+    # Imported here: the healthcheck runs every 30 s and must not import discord.py and PyTorch.
+    import discord
+
+    from stylecore.errors import StyleCoreError
+
+    from .app import create_bot
+
     setup_logging(config.bot.log_level, secrets=[token])
     try:
         bot = create_bot(config)

@@ -119,3 +119,16 @@ async def test_when_the_running_job_finishes_the_next_one_runs(world):
 
     assert card_now(world, first).attachments[0]["filename"].startswith("stylized-")
     assert len(world.engine.calls) == 2
+
+
+async def test_once_a_job_has_finished_waiting_cards_show_an_eta(world):
+    world.engine.block = False
+    await submit(world, world.alice)  # finishes at once: the bot learns how long jobs take
+    world.engine.block = True
+    await submit(world, world.bob)
+    waiting = await submit(world, world.admin)
+
+    lines = description(world, waiting).splitlines()
+
+    assert lines[0] == "**#1** in queue"
+    assert lines[-1].startswith("ETA ~") and lines[-1].endswith(" s")

@@ -77,14 +77,24 @@ async def test_anyone_may_rerun_and_the_new_job_is_theirs(world):
     assert (await world.bot.store.job(job_id(new_card))).owner_id == world.bob.id
 
 
-async def test_buttons_work_after_a_restart(world):
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("Stronger style", {"style_weight": 4.0, "seed": 777}),
+        ("Weaker style", {"style_weight": 1.0, "seed": 777}),
+        ("Keep colours", {"preserve_colors": "luminance", "seed": 777}),
+        ("New seed", {"style_weight": 2.0}),
+    ],
+)
+async def test_each_button_works_after_a_restart(world, label, expected):
     card = await finished_card(world)
 
     await world.restart()
-    click = await world.alice.click(card, label="Stronger style")
+    click = await world.alice.click(card, label=label)
 
     [call] = world.engine.calls  # the new bot's engine
-    assert call.options.style_weight == 4.0 and call.options.seed == 777
+    assert {key: getattr(call.options, key) for key in expected} == expected
+    assert label != "New seed" or call.options.seed != 777
     assert click.followups[0].embeds[0].title == "Done"
 
 

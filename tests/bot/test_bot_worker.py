@@ -1,0 +1,143 @@
+"""The engine thread and the in-process queue on their own, without Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+
+import pytest
+from bot_fakes import FakeEngine
+from PIL import Image
+
+from bot.queue import InProcessQueue
+from bot.worker import EngineWorker, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult
+from stylecore.options import StyleOptions
+
+
+def write_png(path, image):
+    image.save(path, "PNG")
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    content = write_png(tmp_path / "content", Image.effect_noise((300, 200), 80).convert("RGB"))
+    style = write_png(tmp_path / "style", Image.new("RGB", (30, 30), (0, 0, 200)))
+    return content, style
+
+
+def item(inputs, job_id="job1", *, max_result_bytes=10_000_000, **options):
+    options = {"size": 64, "iterations": 4, "progress_every": 1, "preview_every": 2, "seed": 1} | options
+    return WorkItem(job_id, inputs[0], (inputs[1],), StyleOptions(**options).validated(), max_result_bytes, 10_000_000)
+
+
+def run_one(worker, work, cancel=None):
+    done = threading.Event()
+    progress: list[WorkProgress] = []
+    outcome = []
+    worker.submit(work, cancel=cancel or threading.Event(), on_progress=progress.append,
+                  on_done=lambda result: (outcome.append(result), done.set()))
+    assert done.wait(10)
+    return outcome[0], progress
+
+
+@pytest.fixture
+def worker():
+    worker = EngineWorker(FakeEngine())
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+def test_the_model_loads_on_the_worker_thread_before_the_first_job(worker, inputs):
+    run_one(worker, item(inputs))
+    assert worker.engine.loaded
+
+
+def test_results_are_re_encoded_to_fit_the_upload_limit(worker, inputs):
+    result, _ = run_one(worker, item(inputs, size=300, max_result_bytes=40_000))
+
+    assert isinstance(result, WorkResult)
+    assert len(result.image) <= 40_000
+    assert result.extension != "png"  # noise does not fit as PNG
+    assert Image.open(io.BytesIO(result.image)).size == (result.width, result.height)
+
+
+def test_previews_are_small_jpegs(worker, inputs):
+    _, progress = run_one(worker, item(inputs, size=900))
+
+    previews = [tick.preview for tick in progress if tick.preview]
+    assert len(previews) == 2  # every second iteration of four
+    image = Image.open(io.BytesIO(previews[0]))
+    assert image.format == "JPEG" and max(image.size) == 512
+
+
+def test_a_missing_input_fails_the_job_with_a_message(worker, inputs, tmp_path):
+    outcome, _ = run_one(worker, item((tmp_path / "gone", inputs[1])))
+
+    assert isinstance(outcome, WorkFailed)
+    assert str(outcome) == "the content image: no such file."
+
+
+def test_a_set_cancel_event_stops_the_job(worker, inputs):
+    cancel = threading.Event()
+    cancel.set()
+
+    outcome, progress = run_one(worker, item(inputs), cancel)
+
+    assert isinstance(outcome, WorkCancelled) and progress == []
+
+
+class Events:
+    def __init__(self):
+        self.log: list[tuple[str, ...]] = []
+        self.finished: dict[str, object] = {}
+        self.done = asyncio.Event()
+
+    async def job_started(self, job_id):
+        self.log.append(("started", job_id))
+
+    async def job_progress(self, job_id, progress):
+        self.log.append(("progress", job_id))
+
+    async def job_finished(self, job_id, outcome):
+        self.log.append(("finished", job_id))
+        self.finished[job_id] = outcome
+        self.done.set()
+
+    async def queue_changed(self):
+        self.log.append(("changed",))
+
+
+async def wait_finished(events, count):
+    while len(events.finished) < count:
+        events.done.clear()
+        await asyncio.wait_for(events.done.wait(), 10)
+
+
+async def test_the_queue_runs_jobs_in_order_and_cancels_waiting_and_running_ones(inputs):
+    engine = FakeEngine(block=True)
+    queue = InProcessQueue(EngineWorker(engine))
+    events = Events()
+    await queue.start(events)
+    try:
+        for job_id in ("a", "b", "c"):
+            await queue.put(item(inputs, job_id))
+        while queue.running() != ["a"]:
+            await asyncio.sleep(0.01)
+        assert queue.waiting() == ["b", "c"]
+
+        assert await queue.cancel("b")  # waiting: removed at once
+        assert queue.waiting() == ["c"]
+        assert await queue.cancel("a")  # running: the engine stops within an iteration
+        await wait_finished(events, 1)
+        assert isinstance(events.finished["a"], WorkCancelled)
+        engine.release()
+        await wait_finished(events, 2)
+        assert isinstance(events.finished["c"], WorkResult)
+        assert not await queue.cancel("b")
+        started = [entry[1] for entry in events.log if entry[0] == "started"]
+        assert started == ["a", "c"]
+    finally:
+        await queue.close()
