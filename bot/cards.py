@@ -168,7 +168,8 @@ def _running(state: CardState) -> str:
     if progress is None or progress.iteration == 0:
         lines.append("Starting…")
     else:
-        lines.append(f"Iteration **{progress.iteration}/{progress.total}** · scale {progress.scale + 1}/{progress.scales}"
+        lines.append(f"Iteration **{progress.iteration}/{progress.total}** · "
+                     f"scale {progress.scale + 1}/{progress.scales}"
                      f" ({progress.width}×{progress.height})")
         lines.append(f"{format_duration(progress.elapsed)} elapsed · ETA {_eta(progress.eta)}")
     return "\n".join(lines)

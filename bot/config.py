@@ -129,7 +129,7 @@ class Config:
     def heartbeat_path(self) -> Path:
         return self.data_dir / self.health.heartbeat_file
 
-    def with_values(self, **sections: Mapping[str, Any]) -> "Config":
+    def with_values(self, **sections: Mapping[str, Any]) -> Config:
         """A copy with some keys changed, e.g. `with_values(limits={"max_size": 256})`; unchecked."""
         return replace(self, **{name: replace(getattr(self, name), **values) for name, values in sections.items()})
 

@@ -185,7 +185,8 @@ class CardPublisher:
         try:
             return await channel.send(**_message_args(job, card))
         except (discord.Forbidden, discord.NotFound) as exc:
-            log.info("job %s: cannot post in channel %s (%s); sending the card by DM", job.id, job.channel_id, exc.status)
+            log.info("job %s: cannot post in channel %s (%s); sending the card by DM",
+                     job.id, job.channel_id, exc.status)
         user = self.bot.get_user(job.owner_id) or await self.bot.fetch_user(job.owner_id)
         return await user.send(**_message_args(job, card))
 

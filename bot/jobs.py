@@ -80,7 +80,7 @@ class JobParams:
             preview_every=max(every, self.iterations // PREVIEW_TICKS),
         ).validated()
 
-    def rerun(self, variant: Rerun) -> "JobParams":
+    def rerun(self, variant: Rerun) -> JobParams:
         """The parameters of a re-run: same inputs and seed, one thing changed."""
         if variant is Rerun.STRONGER:
             return replace(self, style_strength=min(MAX_STYLE_STRENGTH, self.style_strength * 2))
@@ -94,7 +94,7 @@ class JobParams:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "JobParams":
+    def from_json(cls, data: dict[str, Any]) -> JobParams:
         weights = data.get("style_weights")
         return cls(**{**data, "style_weights": tuple(weights) if weights is not None else None})
 

@@ -25,6 +25,7 @@ T = TypeVar("T")
 IDLE_WAIT = "job queue idle: waiting for the next job"
 ENGINE_WAIT = "job running: waiting for the engine's next report"
 
+
 class JobEvents(Protocol):
     """What a queue tells the bot. Called on the event loop, one call at a time per job."""
 
@@ -146,10 +147,9 @@ class InProcessQueue:
         inbox: asyncio.Queue[WorkProgress | _Done] = asyncio.Queue()
 
         def send(message: WorkProgress | _Done) -> None:
-            try:
+            # RuntimeError: the loop closed while the engine was still finishing; nobody is listening.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(inbox.put_nowait, message)
-            except RuntimeError:
-                pass  # the loop closed while the engine was still finishing: nobody is listening
 
         self.worker.submit(item, cancel=cancel, on_progress=send, on_done=lambda outcome: send(_Done(outcome)))
         assert self._events is not None

@@ -22,7 +22,7 @@ from .config import Config
 from .delivery import HANDOVER_AFTER_S, CardPublisher, token_age
 from .errors import UserError
 from .eta import EtaModel
-from .jobs import Job, JobParams, JobState, ResultInfo, Rerun, new_job_id
+from .jobs import Job, JobParams, JobState, Rerun, ResultInfo, new_job_id
 from .queue import JobQueue
 from .settings import ServerSettings
 from .store import Store
@@ -101,8 +101,9 @@ class JobService:
             self._live[job.id] = LiveJob(job, restarted=True)
             await self.enqueue(job)
         for job in await self.store.undelivered_results():
-            self._live[job.id] = LiveJob(job, result=await self.store.read_result(job))
-            self.cards.request(job.id, force=True)
+            if (job.finished_at or 0) >= self._retention_cutoff():  # older ones are given up (and swept)
+                self._live[job.id] = LiveJob(job, result=await self.store.read_result(job))
+                self.cards.request(job.id, force=True)
         if active:
             log.info("resumed %d queued job(s) after a restart", len(active))
 
@@ -312,20 +313,27 @@ class JobService:
 
     # -- housekeeping ----------------------------------------------------------------------------
 
+    def _retention_cutoff(self) -> float:
+        return now() - self.config.storage.retention_hours * 3600
+
     async def housekeeping(self) -> None:
         """Periodic: move cards whose interaction token is about to expire, retry final cards, apply retention."""
+        cutoff = self._retention_cutoff()
         for live in list(self._live.values()):
             job, ref = live.job, live.job.card
             if self.cards.busy(job.id):
                 continue
             if not job.state.active:
-                self.cards.request(job.id, force=True)  # a final card that did not reach Discord yet
+                if (job.finished_at or 0) < cutoff:
+                    log.warning("job %s: giving up showing its final card (channel and DMs kept failing)", job.id)
+                    del self._live[job.id]
+                else:
+                    self.cards.request(job.id, force=True)  # a final card that did not reach Discord yet
             elif ref is not None and ref.token and not ref.moved and token_age(ref) >= HANDOVER_AFTER_S:
                 self.cards.request(job.id, force=True)
         current = now()
         if self._last_retention_sweep is None or current - self._last_retention_sweep >= RETENTION_SWEEP_S:
             self._last_retention_sweep = current
-            cutoff = current - self.config.storage.retention_hours * 3600
             for job in await self.store.finished_before(cutoff):
                 if job.id not in self._live:
                     await self.store.delete_job(job.id)

@@ -38,7 +38,7 @@ class ServerSettings:
     """Channels where /stylize works; empty: every channel."""
 
     @classmethod
-    def resolve(cls, config: Config, overrides: Mapping[str, Any]) -> "ServerSettings":
+    def resolve(cls, config: Config, overrides: Mapping[str, Any]) -> ServerSettings:
         """Global settings overlaid with a server's stored overrides (unknown keys are ignored)."""
         base = cls(
             size=config.defaults.size,

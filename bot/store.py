@@ -21,7 +21,7 @@ from typing import Any
 
 import aiosqlite
 
-from .jobs import CardRef, Job, JobParams, JobState, ResultInfo, Rerun
+from .jobs import CardRef, Job, JobParams, JobState, Rerun, ResultInfo
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS guild_settings (
@@ -244,8 +244,7 @@ class Store:
 
     async def finished_before(self, when: float) -> list[Job]:
         return await self._jobs(
-            "SELECT * FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND finished_at < ? "
-            "AND NOT (state = 'done' AND delivered = 0) ORDER BY seq",
+            "SELECT * FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND finished_at < ? ORDER BY seq",
             (when,),
         )
 

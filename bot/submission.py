@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,8 @@ from .store import Preset
 
 if TYPE_CHECKING:
     from .app import StyleBot
+
+log = logging.getLogger("stylebot.submission")
 
 CANCEL_REPLIES = {
     JobState.CANCELLED: "Cancelled job `{id}`.",
@@ -70,7 +73,8 @@ class Submissions:
 
         return await self._submit(interaction, build)
 
-    async def stylize_message(self, interaction: discord.Interaction, image: discord.Attachment, preset: str) -> Job | None:
+    async def stylize_message(self, interaction: discord.Interaction, image: discord.Attachment,
+                              preset: str) -> Job | None:
         """The "Stylize" message menu, once a preset was picked: the message's image is the content."""
 
         async def build(settings: ServerSettings) -> NewJob:
@@ -116,7 +120,8 @@ class Submissions:
                 ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
             return
         if not job.state.active:
-            await interaction.response.send_message(f"Job `{job_id}` already ended ({job.state.value}).", ephemeral=True)
+            await interaction.response.send_message(f"Job `{job_id}` already ended ({job.state.value}).",
+                                                    ephemeral=True)
             return
         # A running job stops within one iteration, which may take a moment on a big image.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -137,6 +142,13 @@ class Submissions:
             job = await service.create_job(new, settings)
         except UserError as exc:
             await interaction.edit_original_response(content=f"❌ {exc}")
+            return None
+        except Exception:
+            # A bug or a disk error: the user must not be left with "thinking…" forever.
+            log.exception("accepting a job from %s failed", interaction.user.id)
+            await interaction.edit_original_response(
+                content="❌ Something went wrong on our side; it has been logged and nothing was queued. "
+                        "Please try again.")
             return None
         # The ephemeral reply must be complete before the public card, or the card would replace it.
         # From here on the job is accepted: a Discord error must not keep it out of the queue.

@@ -27,7 +27,8 @@ RERUN_LABELS = {
 }
 
 
-class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stylebot:cancel:(?P<job>{JOB_ID_PATTERN})"):
+class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                   template=rf"stylebot:cancel:(?P<job>{JOB_ID_PATTERN})"):
     def __init__(self, job_id: str) -> None:
         super().__init__(discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger,
                                            custom_id=f"stylebot:cancel:{job_id}"))
@@ -35,7 +36,7 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"s
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
-                             match: re.Match[str], /) -> "CancelButton":
+                             match: re.Match[str], /) -> CancelButton:
         return cls(match["job"])
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
@@ -53,7 +54,7 @@ class RerunButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
-                             match: re.Match[str], /) -> "RerunButton":
+                             match: re.Match[str], /) -> RerunButton:
         return cls(match["job"], Rerun(match["variant"]), item.label or "")
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]

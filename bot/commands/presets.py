@@ -52,7 +52,8 @@ class PresetsCog(commands.Cog):
         except UserError as exc:
             await interaction.edit_original_response(content=f"❌ {exc}")
             return
-        await interaction.edit_original_response(content=f"Added the preset **{name}** ({checked.width}×{checked.height}).")
+        await interaction.edit_original_response(
+            content=f"Added the preset **{name}** ({checked.width}×{checked.height}).")
 
     @group.command(name="remove", description="Remove a style preset (Manage Server)")
     @app_commands.describe(name="The preset to remove")

@@ -48,7 +48,8 @@ class SettingsCog(commands.Cog):
     @app_commands.describe(key="The setting to change", value="Its new value (channels: #mentions, or “all”)")
     @app_commands.choices(key=KEY_CHOICES)
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def set(self, interaction: discord.Interaction, key: Choice[str], value: app_commands.Range[str, 1, 1000]) -> None:
+    async def set(self, interaction: discord.Interaction, key: Choice[str],
+                  value: app_commands.Range[str, 1, 1000]) -> None:
         assert interaction.guild is not None
         try:
             parsed = SETTING_KEYS[key.value].parse(value, self.bot.config)

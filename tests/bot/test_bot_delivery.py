@@ -40,7 +40,8 @@ async def test_an_expired_token_moves_the_card_to_a_channel_message_and_the_resu
     world.env.inject_error("PATCH", CARD_EDITS, status=status, code=code, message="Invalid Webhook Token", times=None)
 
     world.engine.release()
-    await settle_until(world, lambda: any(m.embeds and m.embeds[0].title == "Done" for m in bot_messages(world, world.channel)))
+    await settle_until(world, lambda: any(m.embeds and m.embeds[0].title == "Done"
+                                          for m in bot_messages(world, world.channel)))
 
     [moved] = bot_messages(world, world.channel)
     assert moved.attachments[0].filename == f"stylized-{job_of(card)}.png"

@@ -70,3 +70,18 @@ async def test_a_result_that_could_not_be_delivered_is_retried_while_running(wor
     await world.env.advance_time(30)  # the next housekeeping round
 
     assert card_now(world, card).embeds[0]["title"] == "Done"
+
+
+@pytest.mark.bot(config={"storage": {"retention_hours": 1.0}})
+async def test_a_result_that_never_gets_through_is_given_up_after_the_retention_time(world):
+    discord_fails_every_way_of_showing_a_card(world)
+    result = await world.alice.slash(world.channel, "stylize", content=("c.png", png()), style=("s.png", png()))
+    job_id = result.followups[0].embeds[0].footer.text.removeprefix("Job ")
+
+    await world.env.advance_time(3600 + 700)
+    tries = len(world.env.http_requests)
+    await world.env.advance_time(120)
+
+    assert len(world.env.http_requests) == tries  # no more attempts
+    assert await world.bot.store.job(job_id) is None
+    assert not (world.config.data_dir / "jobs" / job_id).exists()

@@ -225,3 +225,18 @@ async def test_the_cooldown_refuses_a_second_request_until_it_passes(world, cont
     later = await stylize(world, content=content_png, style=style_png)
     assert later.followups[0].embeds[0].title == "Done"
     assert len(world.engine.calls) == 2
+
+
+async def test_an_unexpected_failure_while_accepting_is_reported_and_nothing_is_queued(world, content_png, style_png,
+                                                                                        caplog):
+    async def broken_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    world.bot.store.add_job = broken_disk
+
+    result = await stylize(world, content=content_png, style=style_png)
+
+    assert result.ephemeral and result.response.content.startswith("❌ Something went wrong on our side")
+    assert result.followups == [] and world.engine.calls == []
+    assert "No space left on device" in caplog.text
+    assert world.bot.service.waiting_count() == 0
