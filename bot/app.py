@@ -50,7 +50,7 @@ class StyleBot(commands.Bot):
         self.heartbeat_hook: Callable[[StyleBot], Awaitable[None]] | None = None
         """Called every `health.interval_s` seconds (e.g. to write the healthcheck's heartbeat file)."""
         self.cooldowns = Cooldowns(config.limits.cooldown_s)
-        self.queue = InProcessQueue(EngineWorker(engine), wait_hook=self._wait)
+        self.queue = InProcessQueue(EngineWorker(engine, warm_up=config.engine.warm_up), wait_hook=self._wait)
         self.service = JobService(self, config, store, self.queue)
         self.submissions = Submissions(self)
         self._housekeeping = tasks.loop(seconds=HOUSEKEEPING_S)(self._housekeep)

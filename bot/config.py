@@ -48,6 +48,8 @@ class EngineConfig:
     precision: str = _key("auto", choices=("auto", "fp32", "fp16", "bf16"))
     multiscale: bool = True
     """Coarse-to-fine schedule: most iterations at low resolution. Faster for the same quality."""
+    warm_up: bool = True
+    """Run one tiny job at start-up, so the first user's job does not pay for the device's set-up."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ IDLE_BEAT_S = 1.0
 #: After an out-of-memory error the job is tried once more at this fraction of the size.
 OOM_RETRY_SCALE = 0.75
 PREVIEW_MAX_SIDE = 512
+WARM_UP_SIZE = 64
 PREVIEW_QUALITY = 80
 
 
@@ -111,8 +112,9 @@ class _Task:
 class EngineWorker:
     """Start once; `submit` jobs one at a time; `stop` when the bot shuts down."""
 
-    def __init__(self, engine: StyleEngine) -> None:
+    def __init__(self, engine: StyleEngine, *, warm_up: bool = False) -> None:
         self.engine = engine
+        self.warm_up = warm_up
         self._tasks: queue.Queue[_Task | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.last_beat = time.time()
@@ -148,6 +150,8 @@ class EngineWorker:
                 load()  # the model loads once, before the first job, on the thread that will use it
             except StyleCoreError as exc:
                 log.error("the engine could not load its model: %s", exc)
+        if self.warm_up:
+            self._warm_up()
         while True:
             self.last_beat = time.time()
             try:
@@ -159,6 +163,18 @@ class EngineWorker:
             outcome = self._run(task)
             self.last_beat = time.time()
             task.on_done(outcome)
+
+    def _warm_up(self) -> None:
+        """One tiny job, so the first user does not wait for the device's set-up (~7 s of CUDA start on a GPU)."""
+        started = time.perf_counter()
+        grey, blue = Image.new("RGB", (WARM_UP_SIZE, WARM_UP_SIZE), (128, 128, 128)), Image.new("RGB", (32, 32), "blue")
+        options = StyleOptions(size=WARM_UP_SIZE, iterations=2, multiscale=False, progress_every=1, preview_every=1)
+        try:
+            self.engine.stylize(grey, [blue], options, progress=lambda record: _encode_preview(record.preview))
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only means a slower first job
+            log.warning("engine warm-up failed: %s", exc)
+            return
+        log.info("engine warmed up in %.1f s", time.perf_counter() - started)
 
     def _run(self, task: _Task) -> Outcome:
         item = task.item

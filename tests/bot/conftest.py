@@ -36,6 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def make_config(data_dir: Path, changes: dict[str, dict[str, Any]] | None = None) -> Config:
     sections: dict[str, dict[str, Any]] = {
         "bot": {"progress_interval": 0.0},
+        "engine": {"warm_up": False},  # tests count the engine's calls
         "defaults": {"size": 64, "iterations": 10},
         "limits": dict(TEST_LIMITS),
         "storage": {"data_dir": str(data_dir)},

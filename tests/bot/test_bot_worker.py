@@ -141,3 +141,29 @@ async def test_the_queue_runs_jobs_in_order_and_cancels_waiting_and_running_ones
         assert started == ["a", "c"]
     finally:
         await queue.close()
+
+
+def test_warm_up_runs_one_tiny_job_before_the_first_real_one(inputs):
+    engine = FakeEngine()
+    worker = EngineWorker(engine, warm_up=True)
+    worker.start()
+    try:
+        result, _ = run_one(worker, item(inputs, size=96))
+    finally:
+        worker.stop()
+
+    assert isinstance(result, WorkResult)
+    warm, real = engine.calls
+    assert (warm.options.size, warm.options.iterations) == (64, 2) and real.options.size == 96
+
+
+def test_a_failed_warm_up_does_not_stop_the_worker(inputs):
+    engine = FakeEngine(error=RuntimeError("driver hiccup"))
+    worker = EngineWorker(engine, warm_up=True)
+    worker.start()
+    try:
+        assert isinstance(run_one(worker, item(inputs))[0], WorkFailed)  # the real job meets the same error
+        engine.error = None
+        assert isinstance(run_one(worker, item(inputs))[0], WorkResult)
+    finally:
+        worker.stop()
