@@ -52,7 +52,7 @@ class Card:
     file: tuple[str, bytes] | None
     buttons: Buttons
     progress: bool
-    """A running job's progress: the edits that `progress_interval` throttles."""
+    """Shows a running job's progress: the edits that `progress_interval` throttles."""
 
     @property
     def key(self) -> str:
@@ -87,7 +87,7 @@ def render(state: CardState) -> Card:
         if state.preview is not None:
             file = (f"preview-{job.id}.jpg", state.preview)
             embed.set_image(url=f"attachment://{file[0]}")
-        return Card(f"<@{job.owner_id}>", embed, file, "cancel", progress=True)
+        return Card(f"<@{job.owner_id}>", embed, file, "cancel", progress=state.progress is not None)
     if job.state is JobState.DONE:
         assert job.result is not None
         result = job.result

@@ -65,6 +65,7 @@ class CardPublisher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._last_key: dict[str, str] = {}
         self._last_progress_at: dict[str, float] = {}
+        self._previewed: set[str] = set()
 
     def request(self, job_id: str, *, force: bool = False) -> None:
         """Bring the job's card up to date soon. `force` skips the throttle and the unchanged-check."""
@@ -107,22 +108,28 @@ class CardPublisher:
     async def _refresh(self, job: Job, card: Card, *, force: bool) -> None:
         final = not job.state.active
         now = time.monotonic()
+        preview = card.progress and card.file is not None
         if not force and not final:
             if card.key == self._last_key.get(job.id):
                 return
             last = self._last_progress_at.get(job.id)
-            if card.progress and last is not None and now - last < self.progress_interval:
+            # The first preview is what the user waits for: it is never held back.
+            first_preview = preview and job.id not in self._previewed
+            if card.progress and last is not None and now - last < self.progress_interval and not first_preview:
                 return
         if not await self.show(job, card, final=final):
             return
         if final:
             self._last_key.pop(job.id, None)
             self._last_progress_at.pop(job.id, None)
+            self._previewed.discard(job.id)
             await self.source.card_shown(job, card)
             return
         self._last_key[job.id] = card.key
         if card.progress:
             self._last_progress_at[job.id] = now
+        if preview:
+            self._previewed.add(job.id)
 
     async def show(self, job: Job, card: Card, *, final: bool) -> bool:
         """Put `card` on Discord; False if that failed this time (the caller decides about retrying)."""

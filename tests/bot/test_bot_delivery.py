@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from bot_fakes import png, settle_until
 
@@ -110,12 +112,16 @@ async def test_a_failed_progress_edit_never_fails_the_job(world, status, code):
 
 
 @pytest.mark.bot(config={"bot": {"progress_interval": 30.0}})
-async def test_progress_edits_are_throttled(world):
-    card = await submit(world)  # ten progress reports arrive within the same instant
+async def test_progress_edits_are_throttled_but_the_first_preview_is_not_held_back(world):
+    card = await submit(world)  # ten progress reports with previews arrive within the same instant
 
-    titles = [edit["embeds"][0]["title"] for edit in world.edits(card.id)]
+    edits = [(edit["embeds"][0]["title"], edit["embeds"][0]["description"].splitlines()[0], edit["attachments"])
+             for edit in world.edits(card.id)]
 
-    assert titles == ["Stylizing", "Done"]
+    assert [title for title, _, _ in edits] == ["Stylizing", "Stylizing", "Done"]
+    assert edits[0][1] == "Starting…" and edits[0][2] == []
+    assert re.fullmatch(r"Iteration \*\*\d+/10\*\* · scale 1/1 \(64×43\)", edits[1][1])
+    assert edits[1][2] == [{"id": 0, "filename": f"preview-{job_of(card)}.jpg"}]
 
 
 @BLOCKING
