@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import colors
-from .devices import autocast
+from .devices import autocast, is_out_of_memory
 from .errors import Cancelled
 from .images import resize_to
 from .losses import ContentLoss, StyleLoss, TVLoss, gram
@@ -34,6 +35,8 @@ OBJECTIVE_SCALE_PER_PIXEL = 10.0
 CONTENT_INIT_NOISE = 8.0
 
 ProgressCallback = Callable[[Progress], None]
+
+log = logging.getLogger(__name__)
 
 
 class StyleJob:
@@ -138,8 +141,13 @@ class StyleJob:
         objective_scale = pixels * OBJECTIVE_SCALE_PER_PIXEL
 
         if self.device.type == "cuda":
-            # A stand-in leaf for the warm-up passes, so the real image's gradient node stays on this stream.
-            losses.capture(image.detach().clone().requires_grad_(True))
+            try:
+                # A stand-in leaf for the warm-up passes, so the real image's gradient node stays on this stream.
+                losses.capture(image.detach().clone().requires_grad_(True))
+            except RuntimeError as exc:
+                if is_out_of_memory(exc):
+                    raise
+                log.warning("CUDA graph capture failed (%s); running without graphs", exc)
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
