@@ -15,7 +15,7 @@ from typing import Literal
 
 import discord
 
-from .jobs import Job, JobParams, JobState
+from .jobs import Job, JobParams, JobState, Rerun
 from .worker import WorkProgress
 
 COLOURS = {
@@ -156,8 +156,18 @@ def _eta(seconds: float | None) -> str:
     return "unknown yet" if seconds is None else f"~{format_duration(seconds)}"
 
 
+RERUN_NAMES = {Rerun.STRONGER: "stronger style", Rerun.WEAKER: "weaker style", Rerun.SEED: "new seed"}
+
+
 def _inputs(job: Job) -> str:
-    return f"content {job.content_name} · style {', '.join(job.style_names)}"
+    text = f"content {job.content_name} · style {', '.join(job.style_names)}"
+    if job.parent_id and job.variant:
+        if job.variant is Rerun.COLOURS:
+            change = "full colour" if job.params.preserve_colors == "none" else "keep colours"
+        else:
+            change = RERUN_NAMES[job.variant]
+        text += f" · re-run of {job.parent_id} ({change})"
+    return text
 
 
 def _running(state: CardState) -> str:

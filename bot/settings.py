@@ -64,9 +64,6 @@ class ServerSettings:
             jobs_per_user=min(merged.jobs_per_user, config.limits.jobs_per_user),
         )
 
-    def channel_allowed(self, channel_id: int) -> bool:
-        return not self.allowed_channels or channel_id in self.allowed_channels
-
 
 @dataclass(frozen=True)
 class SettingKey:

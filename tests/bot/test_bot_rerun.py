@@ -39,6 +39,7 @@ async def test_each_button_reruns_the_same_inputs_with_one_change(world, label, 
     assert click.ephemeral and click.response.content.startswith("✅ Queued as job")
     [new_card] = click.followups
     assert new_card.embeds[0].title == "Done" and job_id(new_card) != job_id(card)
+    assert new_card.embeds[0].fields[0].value.endswith(f" · re-run of {job_id(card)} ({label.lower()})")
     second = world.engine.calls[1]
     assert (second.content_size, second.style_sizes) == (first.content_size, first.style_sizes)
     expected = {"style_weight": 2.0, "preserve_colors": "none", "seed": 777, "size": 64, "iterations": 10}
