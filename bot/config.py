@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from stylecore.devices import PRECISIONS
 from stylecore.options import COLOR_MODES, MAX_SIZE, OPTIMIZERS
 
 ENV_PREFIX = "STYLEBOT_"
@@ -45,7 +46,7 @@ class BotConfig:
 class EngineConfig:
     weights: str = _key("caffe", pattern=r".+")
     device: str = _key("auto", pattern=r"auto|cpu|mps|cuda(:\d+)?")
-    precision: str = _key("auto", choices=("auto", "fp32", "fp16", "bf16"))
+    precision: str = _key("auto", choices=PRECISIONS)
     multiscale: bool = True
     """Coarse-to-fine schedule: most iterations at low resolution. Faster for the same quality."""
     warm_up: bool = True

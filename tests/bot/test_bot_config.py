@@ -88,7 +88,7 @@ log_level = "INFO"
     assert f"{path}: [limits] max_sise is not a known key (did you mean 'max_size'?)" in problems
     assert f"{path}: [limits] max_iterations must be from 1 to 10000, not 0" in problems
     assert f"{path}: [limits] queue_max must be an integer from 1 to 10000, not 'many'" in problems
-    assert f"{path}: [engine] precision must be one of 'auto', 'fp32', 'fp16', 'bf16', not 'fp64'" in problems
+    assert f"{path}: [engine] precision must be one of 'auto', 'fp32', 'bf16', not 'fp64'" in problems
     assert f"{path}: [storage] data_dir must not be empty" in problems
     assert f"{path}: [bots] is not a known section (did you mean 'bot'?)" in problems
     assert any(p.startswith("environment: STYLEBOT_LIMIT_MAX_SIZE does not name a setting") for p in problems)
