@@ -17,8 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from stylecore.devices import PRECISIONS
-from stylecore.options import COLOR_MODES, MAX_SIZE, OPTIMIZERS
+from stylecore.options import COLOR_MODES, MAX_SIZE, OPTIMIZERS, PRECISIONS
 
 ENV_PREFIX = "STYLEBOT_"
 MIB = 1024 * 1024

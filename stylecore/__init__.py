@@ -5,30 +5,47 @@ Typical use::
     engine = Engine()                       # loads VGG-19 once
     result = engine.stylize(load_image("cat.png"), [load_image("starry.jpg")], StyleOptions(size=512))
     result.image.save("out.png")
+
+Names load on first use, so importing `stylecore.options` or `stylecore.errors` (the bot's config,
+its health check) does not import PyTorch.
 """
 
-from .engine import Engine
-from .errors import (
-    AnimatedImageError,
-    Cancelled,
-    CorruptImageError,
-    EmptyImageError,
-    ImageError,
-    ImageTooLargeError,
-    OptionsError,
-    OutOfMemoryError,
-    StyleCoreError,
-    UnsupportedImageError,
-    WeightsUnavailableError,
-)
-from .images import EncodedImage, encode_image, load_image, save_image
-from .options import StyleOptions
-from .records import Progress, StyleResult
+from __future__ import annotations
 
-__all__ = [
-    "Engine", "StyleOptions", "Progress", "StyleResult",
-    "load_image", "encode_image", "save_image", "EncodedImage",
-    "StyleCoreError", "OptionsError", "ImageError", "EmptyImageError", "UnsupportedImageError",
-    "CorruptImageError", "ImageTooLargeError", "AnimatedImageError", "WeightsUnavailableError",
-    "OutOfMemoryError", "Cancelled",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "Engine": "engine",
+    "StyleOptions": "options",
+    "Progress": "records",
+    "StyleResult": "records",
+    "load_image": "images",
+    "encode_image": "images",
+    "save_image": "images",
+    "EncodedImage": "images",
+    **{name: "errors" for name in (
+        "StyleCoreError", "OptionsError", "ImageError", "EmptyImageError", "UnsupportedImageError",
+        "CorruptImageError", "ImageTooLargeError", "AnimatedImageError", "WeightsUnavailableError",
+        "OutOfMemoryError", "Cancelled",
+    )},
+}
+
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .errors import (
+        AnimatedImageError, Cancelled, CorruptImageError, EmptyImageError, ImageError, ImageTooLargeError,
+        OptionsError, OutOfMemoryError, StyleCoreError, UnsupportedImageError, WeightsUnavailableError,
+    )
+    from .images import EncodedImage, encode_image, load_image, save_image
+    from .options import StyleOptions
+    from .records import Progress, StyleResult
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stylecore' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

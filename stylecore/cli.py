@@ -13,11 +13,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .devices import PRECISIONS
 from .engine import Engine
 from .errors import ImageError, OptionsError, StyleCoreError, WeightsUnavailableError
 from .images import load_image, save_image
-from .options import COLOR_MODES, OPTIMIZERS, POOLINGS, StyleOptions
+from .options import COLOR_MODES, OPTIMIZERS, POOLINGS, PRECISIONS, StyleOptions
 from .records import Progress
 
 EXIT_BAD_INPUT = 2

@@ -8,9 +8,7 @@ import os
 import torch
 
 from .errors import OptionsError
-
-#: No fp16: the Caffe VGG-19's activations (0-255 inputs) exceed fp16's range and the loss overflows.
-PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+from .options import PRECISIONS
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -17,6 +17,9 @@ OPTIMIZERS: tuple[str, ...] = ("lbfgs", "adam", "adagrad", "sgd")
 COLOR_MODES: tuple[str, ...] = ("none", "luminance", "color")
 INIT_MODES: tuple[str, ...] = ("content", "noise", "image")
 POOLINGS: tuple[str, ...] = ("max", "avg")
+#: Engine precisions (an engine setting, not a job option). No fp16: the Caffe VGG-19's activations
+#: (0-255 inputs) exceed fp16's range and the loss overflows.
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 
 #: Each optimizer's learning rate when none is given (pixel units of the 0-255 VGG input).
 DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0, "adam": 10.0, "adagrad": 10.0, "sgd": 1.0}
