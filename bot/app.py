@@ -14,6 +14,7 @@ from stylecore import Engine
 from .commands import ALL_COGS
 from .config import Config
 from .cooldowns import Cooldowns
+from .health import heartbeat_writer
 from .queue import InProcessQueue
 from .service import JobService
 from .store import Store
@@ -47,8 +48,8 @@ class StyleBot(commands.Bot):
         self.store = store
         self.external_wait: Callable[..., Awaitable[Any]] | None = None
         """Set by a test harness (simcord's `env.external_wait`) to be told about the queue's long waits."""
-        self.heartbeat_hook: Callable[[StyleBot], Awaitable[None]] | None = None
-        """Called every `health.interval_s` seconds (e.g. to write the healthcheck's heartbeat file)."""
+        self.heartbeat_hook: Callable[[StyleBot], Awaitable[None]] = heartbeat_writer(config.heartbeat_path)
+        """Called every `health.interval_s` seconds; writes the file `stylebot healthcheck` reads."""
         self.cooldowns = Cooldowns(config.limits.cooldown_s)
         self.queue = InProcessQueue(EngineWorker(engine, warm_up=config.engine.warm_up), wait_hook=self._wait)
         self.service = JobService(self, config, store, self.queue)
@@ -96,8 +97,6 @@ class StyleBot(commands.Bot):
             log.exception("housekeeping failed")
 
     async def _beat(self) -> None:
-        if self.heartbeat_hook is None:
-            return
         try:
             await self.heartbeat_hook(self)
         except Exception:

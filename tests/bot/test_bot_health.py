@@ -1,0 +1,63 @@
+"""The heartbeat a running bot writes, as `stylebot healthcheck` (Docker's HEALTHCHECK) judges it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from bot_fakes import FakeEngine, png, settle_until
+from conftest import make_config
+
+from bot.__main__ import main
+from bot.app import create_bot
+from bot.health import check
+from bot.queue import ENGINE_WAIT, IDLE_WAIT
+
+
+def health(world) -> tuple[bool, str]:
+    return check(world.config.heartbeat_path, max_age_s=world.config.health.max_age_s)
+
+
+async def test_a_running_bot_writes_a_heartbeat_that_the_healthcheck_accepts(world, tmp_path, capsys):
+    await world.env.advance_time(world.config.health.interval_s)
+
+    healthy, reason = health(world)
+    assert healthy, reason
+    # The command Docker runs, reading the same config, finds the bot healthy too.
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(f'[storage]\ndata_dir = "{world.config.data_dir}"\n', encoding="utf-8")
+    assert main(["healthcheck", "--config", str(config_file)], environ={}) == 0
+    assert capsys.readouterr().out == "healthy: gateway connected, executor reporting\n"
+
+
+async def test_before_the_gateway_is_ready_the_first_heartbeat_says_unhealthy(tmp_path):
+    # setup_hook starts the beat before discord.py connects: the healthcheck must not pass yet.
+    config = make_config(tmp_path / "data")
+    bot = create_bot(config, engine=FakeEngine())
+    await bot.heartbeat_hook(bot)
+
+    healthy, reason = check(config.heartbeat_path, max_age_s=config.health.max_age_s)
+    assert not healthy
+    assert reason == "unhealthy: the Discord gateway connection is down"
+
+
+@pytest.mark.bot(engine={"block": True}, external=(IDLE_WAIT, ENGINE_WAIT))
+async def test_a_worker_that_stopped_reporting_fails_the_healthcheck_until_it_reports_again(world):
+    await world.alice.slash(world.channel, "stylize", content=("cat.png", png()), style=("s.png", png(20, 20)))
+    # Inside the engine, on a job that never reports: the worker thread cannot beat from here on.
+    await settle_until(world, lambda: len(world.engine.calls) == 1)
+    max_age = world.config.health.max_age_s
+    world.bot.queue.worker.last_beat = time.time() - max_age - 1  # as if that had lasted past max_age
+
+    await world.env.advance_time(world.config.health.interval_s)
+
+    healthy, reason = health(world)
+    assert not healthy
+    assert reason.startswith("unhealthy: the executor last reported")
+
+    world.engine.release()
+    await settle_until(world, lambda: not world.bot.queue.running())
+    await world.env.advance_time(world.config.health.interval_s)
+
+    healthy, reason = health(world)
+    assert healthy, reason
