@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = "config.toml"
 EXIT_USAGE = 2
+#: Docker's HEALTHCHECK knows 0 (healthy) and 1 (unhealthy) only; it reserves 2.
+EXIT_UNHEALTHY = 1
 
 
 class TokenError(Exception):
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         config = load_config(path, environ=environ)
     except ConfigError as exc:
         print(f"stylebot: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_UNHEALTHY if args.command == "healthcheck" else EXIT_USAGE
     if args.command == "healthcheck":
         return run_healthcheck(config.heartbeat_path, max_age_s=config.health.max_age_s)
     try:

@@ -89,3 +89,14 @@ def test_healthcheck_reads_the_heartbeat_the_config_names(config_file, tmp_path,
 
     assert main(["--config", str(config_file), "healthcheck"], environ={}) == 0
     assert capsys.readouterr().out.startswith("healthy")
+
+
+def test_healthcheck_on_a_bad_config_exits_1_not_2(tmp_path, capsys):
+    # Docker reserves exit code 2 in a HEALTHCHECK; unusable settings mean unhealthy.
+    path = tmp_path / "config.toml"
+    path.write_text("[health]\nmax_age_s = 1\n")
+
+    assert main(["healthcheck", "--config", str(path)], environ={}) == 1
+    assert capsys.readouterr().err.startswith(f"stylebot: {path}: [health] max_age_s must be from 2 to 86400")
+    assert main(["healthcheck", "--config", str(tmp_path / "missing.toml")], environ={}) == 1
+    assert main(["healthcheck"], environ={"STYLEBOT_NO_SUCH_KEY": "1"}) == 1
