@@ -2,8 +2,10 @@
 
 discord.py logs full REST routes at DEBUG, and interaction and webhook routes carry a token in
 their path (`/interactions/<id>/<token>/callback`, `/webhooks/<id>/<token>`); gateway events at
-DEBUG carry interaction payloads with a `"token"` field. Those loggers are therefore never set below
-INFO, and every line that reaches a handler installed here is redacted as a second line of defence.
+DEBUG carry interaction payloads with a `"token"` field; aiosqlite logs every query with its
+parameters at DEBUG, and a job's saved card holds its interaction token. Those loggers are
+therefore never set below INFO, and every line that reaches a handler installed here is redacted
+as a second line of defence.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ REDACTED = "[redacted]"
 
 # Loggers whose DEBUG output carries interaction tokens or webhook URLs. `discord.webhook` is the
 # parent of `discord.webhook.async_` and `discord.webhook.sync`.
-TOKEN_BEARING_LOGGERS = ("discord.http", "discord.webhook", "discord.gateway")
+TOKEN_BEARING_LOGGERS = ("discord.http", "discord.webhook", "discord.gateway", "aiosqlite")
 
 # A path segment holding a token: anything up to the next separator, quote or whitespace.
 _TOKEN_PATTERNS = (

@@ -11,6 +11,7 @@ import pytest
 from bot.__main__ import main
 from bot.app import StyleBot
 from bot.health import write_heartbeat
+from bot.logs import REDACTED, TOKEN_BEARING_LOGGERS, RedactingFormatter
 
 TOKEN = "MTIzNDU2Nzg5.secret-token.do-not-log"
 
@@ -26,9 +27,12 @@ def config_file(tmp_path):
 def restore_logging():
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in TOKEN_BEARING_LOGGERS}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
 
 
 def test_without_a_token_it_exits_2_with_one_clear_line(config_file, capsys):
@@ -100,3 +104,24 @@ def test_healthcheck_on_a_bad_config_exits_1_not_2(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"stylebot: {path}: [health] max_age_s must be from 2 to 86400")
     assert main(["healthcheck", "--config", str(tmp_path / "missing.toml")], environ={}) == 1
     assert main(["healthcheck"], environ={"STYLEBOT_NO_SUCH_KEY": "1"}) == 1
+
+
+def test_run_logs_through_one_redacting_handler_at_the_configured_level(tmp_path, monkeypatch):
+    async def login(self, token):
+        logging.getLogger("stylebot").debug("logging in with %s", token)
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    monkeypatch.setattr(StyleBot, "login", login)
+    path = tmp_path / "config.toml"
+    path.write_text(f'[bot]\nlog_level = "DEBUG"\n[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    before = list(logging.getLogger().handlers)
+
+    assert main(["run", "--config", str(path)], environ={"DISCORD_TOKEN": TOKEN}) == 2
+
+    [added] = [handler for handler in logging.getLogger().handlers if handler not in before]
+    assert isinstance(added.formatter, RedactingFormatter)
+    assert logging.getLogger().level == logging.DEBUG
+    # discord.py installs its own (unredacted) handler only from Client.run, which the bot does not use.
+    assert [h for h in logging.getLogger("discord").handlers if not isinstance(h, logging.NullHandler)] == []
+    record = logging.LogRecord("stylebot", logging.DEBUG, __file__, 1, "logging in with %s", (TOKEN,), None)
+    assert added.format(record).endswith(f"stylebot: logging in with {REDACTED}")
