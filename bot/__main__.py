@@ -86,6 +86,7 @@ def run(config: Config, token: str) -> int:
     from stylecore.errors import StyleCoreError
 
     from .app import create_bot
+    from .metrics import MetricsError
 
     setup_logging(config.bot.log_level, secrets=[token])
     try:
@@ -97,6 +98,9 @@ def run(config: Config, token: str) -> int:
         asyncio.run(_serve(bot, token))
     except discord.LoginFailure:
         print("stylebot: Discord rejected the token (check DISCORD_TOKEN or DISCORD_TOKEN_FILE)", file=sys.stderr)
+        return EXIT_USAGE
+    except MetricsError as exc:  # e.g. the port is taken
+        print(f"stylebot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         pass  # Ctrl-C / SIGINT (the Docker image's stop signal): the bot already closed

@@ -1,7 +1,8 @@
-"""Building the bot: `create_bot(config)` wires the engine, store, queue and commands together."""
+"""Building the bot: `create_bot(config)` wires the engine, store, queue, metrics and commands together."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from .commands import ALL_COGS
 from .config import Config
 from .cooldowns import Cooldowns
 from .health import heartbeat_writer
+from .metrics import Metrics
 from .queue import InProcessQueue
 from .service import JobService
 from .store import Store
@@ -34,7 +36,7 @@ HOUSEKEEPING_S = 30.0
 class StyleBot(commands.Bot):
     """The Discord bot. Built by `create_bot`; `start(token)` runs it."""
 
-    def __init__(self, config: Config, *, engine: StyleEngine, store: Store) -> None:
+    def __init__(self, config: Config, *, engine: StyleEngine, store: Store, metrics: Metrics) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channel and permission data for allowed channels and card links
         super().__init__(
@@ -46,13 +48,14 @@ class StyleBot(commands.Bot):
         )
         self.config = config
         self.store = store
+        self.metrics = metrics
         self.external_wait: Callable[..., Awaitable[Any]] | None = None
         """Set by a test harness (simcord's `env.external_wait`) to be told about the queue's long waits."""
         self.heartbeat_hook: Callable[[StyleBot], Awaitable[None]] = heartbeat_writer(config.heartbeat_path)
         """Called every `health.interval_s` seconds; writes the file `stylebot healthcheck` reads."""
         self.cooldowns = Cooldowns(config.limits.cooldown_s)
         self.queue = InProcessQueue(EngineWorker(engine, warm_up=config.engine.warm_up), wait_hook=self._wait)
-        self.service = JobService(self, config, store, self.queue)
+        self.service = JobService(self, config, store, self.queue, metrics)
         self.submissions = Submissions(self)
         self._housekeeping = tasks.loop(seconds=HOUSEKEEPING_S)(self._housekeep)
         self._heartbeat = tasks.loop(seconds=config.health.interval_s)(self._beat)
@@ -71,6 +74,7 @@ class StyleBot(commands.Bot):
         return await (hook(awaitable, reason=reason) if hook is not None else awaitable)
 
     async def setup_hook(self) -> None:
+        self._serve_metrics()  # first: a port already taken should stop the bot before it touches Discord
         await self.store.open()
         self.add_dynamic_items(CancelButton, RerunButton)
         for cog in ALL_COGS:
@@ -79,6 +83,12 @@ class StyleBot(commands.Bot):
         await self.service.start()
         self._housekeeping.start()
         self._heartbeat.start()
+
+    def _serve_metrics(self) -> None:
+        settings = self.config.metrics
+        if settings.enabled:
+            port = self.metrics.serve(settings.host, settings.port)
+            log.info("Prometheus metrics on http://%s:%d/metrics", settings.host, port)
 
     async def _sync_commands(self) -> None:
         guild_ids = self.config.bot.sync_guild_ids
@@ -107,13 +117,21 @@ class StyleBot(commands.Bot):
         self._heartbeat.cancel()
         await self.service.close()
         await self.store.close()
+        # In a thread: stopping waits for the HTTP server's poll loop (up to half a second).
+        await asyncio.to_thread(self.metrics.stop)
         await super().close()
 
 
-def create_bot(config: Config, *, engine: StyleEngine | None = None, store: Store | None = None) -> StyleBot:
-    """An unstarted bot. The engine and store default to the real ones the config describes."""
+def create_bot(
+    config: Config,
+    *,
+    engine: StyleEngine | None = None,
+    store: Store | None = None,
+    metrics: Metrics | None = None,
+) -> StyleBot:
+    """An unstarted bot. The engine and store default to the real ones the config describes, metrics to a fresh set."""
     if engine is None:
         engine = Engine(weights=config.engine.weights, device=config.engine.device, precision=config.engine.precision)
     if store is None:
         store = Store(config.data_dir, config.storage.database)
-    return StyleBot(config, engine=engine, store=store)
+    return StyleBot(config, engine=engine, store=store, metrics=metrics if metrics is not None else Metrics())

@@ -97,7 +97,8 @@ class StorageConfig:
 class MetricsConfig:
     enabled: bool = False
     host: str = _key("0.0.0.0", pattern=r".+")
-    port: int = _key(9100, lo=1, hi=65535)
+    port: int = _key(9100, lo=0, hi=65535)
+    """0 takes any free port (logged at start-up): for tests, which must not depend on a fixed port."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ JOB_DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 QUEUE_WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 
 
+class MetricsError(Exception):
+    """The endpoint cannot listen where the config says; `str()` names the address and the reason."""
+
+
 class Metrics:
     """The bot's metrics. Call the `job_*` methods as a job moves through the queue."""
 
@@ -83,11 +87,19 @@ class Metrics:
         if seconds > 0:
             self._iterations_per_second.set(count / seconds)
 
+    @property
+    def port(self) -> int | None:
+        """The port the endpoint listens on (the one chosen with port 0); None while not serving."""
+        return self._server.server_port if self._server is not None else None
+
     def serve(self, host: str, port: int) -> int:
         """Starts the HTTP endpoint in a daemon thread; returns the bound port (useful with port 0)."""
         if self._server is not None:
             raise RuntimeError("metrics endpoint already running")
-        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:  # port taken, address not on this host: a set-up problem, not a crash
+            raise MetricsError(f"[metrics] cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         return self._server.server_port
 
     def stop(self) -> None:

@@ -2,7 +2,9 @@
 
 It implements the queue's `JobEvents` (started, progress, finished) and the publisher's
 `CardSource` (what a card shows now). Jobs that are queued, running, or finished but not yet
-shown are kept in memory; everything is also in the store, so a restart resumes them.
+shown are kept in memory; everything is also in the store, so a restart resumes them. Every
+change of a job's state is recorded in the metrics at the moment it happens, so the queued and
+running gauges always equal the jobs in those states.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .delivery import HANDOVER_AFTER_S, CardPublisher, token_age
 from .errors import UserError
 from .eta import EtaModel
 from .jobs import Job, JobParams, JobState, Rerun, ResultInfo, new_job_id
+from .metrics import Metrics
 from .queue import JobQueue
 from .settings import ServerSettings
 from .store import Store
@@ -53,6 +56,10 @@ class LiveJob:
     note: str | None = None
     result: bytes | None = None
     restarted: bool = False
+    counted_iterations: int = 0
+    """Iterations of the current attempt already added to the metrics."""
+    counted_seconds: float = 0.0
+    """Engine seconds of the current attempt already added to the metrics."""
 
 
 StyleSource = Union["ImageInput", Path, bytes]
@@ -77,10 +84,11 @@ class NewJob:
 
 
 class JobService:
-    def __init__(self, bot: discord.Client, config: Config, store: Store, queue: JobQueue) -> None:
+    def __init__(self, bot: discord.Client, config: Config, store: Store, queue: JobQueue, metrics: Metrics) -> None:
         self.config = config
         self.store = store
         self.queue = queue
+        self.metrics = metrics
         self.cards = CardPublisher(bot, self, progress_interval=config.bot.progress_interval)
         self.durations = EtaModel()
         self._live: dict[str, LiveJob] = {}
@@ -99,6 +107,8 @@ class JobService:
                 job.state, job.started_at = JobState.QUEUED, None
                 await self.store.save_job(job)
             self._live[job.id] = LiveJob(job, restarted=True)
+            # Before enqueueing: once queued, the job may start (and leave the gauge) at the next await.
+            self.metrics.set_queue_depth(self.waiting_count())
             await self.enqueue(job)
         for job in await self.store.undelivered_results():
             if (job.finished_at or 0) >= self._retention_cutoff():  # older ones are given up (and swept)
@@ -190,6 +200,7 @@ class JobService:
         except BaseException:
             del self._live[job.id]
             raise
+        self.metrics.job_queued()
         log.info("job %s accepted for user %s (%s)", job.id, job.owner_id, job.params)
         return job
 
@@ -241,6 +252,7 @@ class JobService:
     async def job_started(self, job_id: str) -> None:
         live = self._live[job_id]
         live.job.state, live.job.started_at = JobState.RUNNING, now()
+        self.metrics.job_started(wait_s=live.job.started_at - live.job.created_at)
         await self.store.save_job(live.job)
         self.cards.request(job_id)
 
@@ -248,7 +260,11 @@ class JobService:
         live = self._live[job_id]
         if progress.note is not None:
             live.note = progress.note
+            # The worker sends a note before it runs the job again (out-of-memory retry): that
+            # attempt counts its iterations and time from zero.
+            live.counted_iterations, live.counted_seconds = 0, 0.0
         else:
+            self._count_iterations(live, progress)
             live.progress = progress
         if progress.preview is not None:
             live.preview = progress.preview
@@ -275,13 +291,24 @@ class JobService:
             await self._finish(live, JobState.FAILED, error=str(outcome))
         await self.queue_changed()  # the ETAs of the waiting jobs moved
 
+    def _count_iterations(self, live: LiveJob, progress: WorkProgress) -> None:
+        done = progress.iteration - live.counted_iterations
+        if done > 0:  # a Counter cannot go down; a repeated report adds nothing
+            self.metrics.iterations(done, progress.elapsed - live.counted_seconds)
+            live.counted_iterations, live.counted_seconds = progress.iteration, progress.elapsed
+
     async def queue_changed(self) -> None:
         for job_id in self.queue.waiting():
             self.cards.request(job_id)
 
     async def _finish(self, live: LiveJob, state: JobState, *, error: str | None = None) -> None:
         job = live.job
-        job.state, job.finished_at, job.error = state, now(), error
+        previous, finished_at = job.state, now()
+        job.state, job.finished_at, job.error = state, finished_at, error
+        if previous is JobState.RUNNING:
+            self.metrics.job_finished(state.value, finished_at - (job.started_at or finished_at))
+        elif previous is JobState.QUEUED:  # cancelled, or its options were refused, before it started
+            self.metrics.job_dropped(state.value)
         await self.store.save_job(job)
         if not live.finished.done():
             live.finished.set_result(state)

@@ -79,8 +79,7 @@ class World:
         old = self.bot
         self.old_bots.append(old)
         await self.env.restart_bot(new)
-        await old.service.close()
-        await old.store.close()
+        await close_parts(old)
         self.bot = new
         return new
 
@@ -88,6 +87,13 @@ class World:
         """The JSON of every edit the bot sent for one message, oldest first (uploads are not logged)."""
         return [request.json for request in self.env.http_requests
                 if request.method == "PATCH" and request.path.endswith(f"/messages/{message_id}")]
+
+
+async def close_parts(bot: StyleBot) -> None:
+    """What `StyleBot.close` stops, except discord.py's client: simcord detaches that (it never calls `close`)."""
+    await bot.service.close()
+    await bot.store.close()
+    bot.metrics.stop()
 
 
 @pytest_asyncio.fixture
@@ -118,8 +124,7 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     finally:
         await env.shutdown()
         for old in [*world.old_bots, world.bot]:
-            await old.service.close()
-            await old.store.close()
+            await close_parts(old)
         if env.check_errors:
             # As simcord's own pytest plugin does: errors the test did not acknowledge fail it.
             env._raise_errors_since(env._errors_acknowledged)

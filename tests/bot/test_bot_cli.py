@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 
 import discord
@@ -125,3 +126,24 @@ def test_run_logs_through_one_redacting_handler_at_the_configured_level(tmp_path
     assert [h for h in logging.getLogger("discord").handlers if not isinstance(h, logging.NullHandler)] == []
     record = logging.LogRecord("stylebot", logging.DEBUG, __file__, 1, "logging in with %s", (TOKEN,), None)
     assert added.format(record).endswith(f"stylebot: logging in with {REDACTED}")
+
+
+def test_a_metrics_port_in_use_stops_the_bot_with_exit_2_before_discord(tmp_path, monkeypatch, capsys):
+    async def login(self, token):  # discord.py's login: set-up runs before the gateway connects
+        await self.setup_hook()
+
+    monkeypatch.setattr(StyleBot, "login", login)
+    monkeypatch.setattr(StyleBot, "connect", lambda self, **kwargs: pytest.fail("connected to Discord"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "config.toml"
+        config.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+                          f'[metrics]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n', encoding="utf-8")
+
+        code = main(["run", "--config", str(config)], environ={"DISCORD_TOKEN": "token"})
+
+    assert code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"stylebot: [metrics] cannot listen on 127.0.0.1:{port}: Address already in use")
