@@ -62,7 +62,8 @@ class StyleBot(commands.Bot):
 
     @property
     def gateway_connected(self) -> bool:
-        return self.is_ready() and not self.is_closed()
+        # is_ready() stays true while discord.py reconnects after the connection dropped: ask the socket.
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
 
     @property
     def worker_last_beat(self) -> float:

@@ -61,3 +61,15 @@ async def test_a_worker_that_stopped_reporting_fails_the_healthcheck_until_it_re
 
     healthy, reason = health(world)
     assert healthy, reason
+
+
+async def test_a_dropped_gateway_connection_fails_the_healthcheck(world):
+    await world.env.advance_time(world.config.health.interval_s)
+    assert health(world)[0]
+
+    # discord.py now retries in the background, and is_ready() stays true meanwhile.
+    await world.bot.ws.close()
+    await world.env.advance_time(world.config.health.interval_s)
+
+    assert world.bot.is_ready()
+    assert health(world) == (False, "unhealthy: the Discord gateway connection is down")
