@@ -214,12 +214,18 @@ class EngineWorker:
                  options: StyleOptions) -> StyleResult:
         def progress(record: Progress) -> None:
             self.last_beat = time.time()
-            task.on_progress(WorkProgress(
-                record.iteration, record.total, record.scale, record.scales, record.width, record.height,
-                record.elapsed, record.eta, preview=_encode_preview(record.preview),
-            ))
+            due = record.iteration % options.progress_every == 0 or record.iteration == record.total
+            if due or record.preview is not None:
+                task.on_progress(WorkProgress(
+                    record.iteration, record.total, record.scale, record.scales, record.width, record.height,
+                    record.elapsed, record.eta, preview=_encode_preview(record.preview),
+                ))
 
-        return self.engine.stylize(content, styles, options, progress=progress, cancel=task.cancel)
+        # The engine reports every iteration so the health check sees the thread alive even when one
+        # report's worth of iterations takes minutes (large images on a CPU); the bot hears as often
+        # as the job asked.
+        return self.engine.stylize(content, styles, replace(options, progress_every=1), progress=progress,
+                                   cancel=task.cancel)
 
 
 def _encode_preview(image: Image.Image | None) -> bytes | None:

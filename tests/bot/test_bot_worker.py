@@ -167,3 +167,22 @@ def test_a_failed_warm_up_does_not_stop_the_worker(inputs):
         assert isinstance(run_one(worker, item(inputs))[0], WorkResult)
     finally:
         worker.stop()
+
+
+def test_the_engine_reports_every_iteration_but_the_bot_hears_as_often_as_asked(worker, inputs):
+    # Every iteration is a sign of life for the health check, even when reports are sparse.
+    beats = []
+    original = worker.engine.stylize
+
+    def stylize(*args, progress=None, **kwargs):
+        def spy(record):
+            progress(record)
+            beats.append(worker.last_beat)
+        return original(*args, progress=spy, **kwargs)
+
+    worker.engine.stylize = stylize
+    result, progress = run_one(worker, item(inputs, iterations=6, progress_every=3, preview_every=None))
+    assert isinstance(result, WorkResult)
+    assert worker.engine.calls[-1].options.progress_every == 1
+    assert len(beats) == 6 and beats == sorted(beats)
+    assert [p.iteration for p in progress] == [3, 6]
