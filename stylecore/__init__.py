@@ -31,7 +31,13 @@ _EXPORTS: dict[str, str] = {
     )},
 }
 
-__all__ = list(_EXPORTS)
+__all__ = [
+    "Engine", "StyleOptions", "Progress", "StyleResult",
+    "load_image", "encode_image", "save_image", "EncodedImage",
+    "StyleCoreError", "OptionsError", "ImageError", "EmptyImageError", "UnsupportedImageError",
+    "CorruptImageError", "ImageTooLargeError", "AnimatedImageError", "WeightsUnavailableError",
+    "OutOfMemoryError", "Cancelled",
+]
 
 if TYPE_CHECKING:
     from .engine import Engine

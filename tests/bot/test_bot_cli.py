@@ -12,7 +12,9 @@ import pytest
 from bot.__main__ import main
 from bot.app import StyleBot
 from bot.health import write_heartbeat
-from bot.logs import REDACTED, TOKEN_BEARING_LOGGERS, RedactingFormatter
+from bot.logs import REDACTED, RedactingFormatter
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 TOKEN = "MTIzNDU2Nzg5.secret-token.do-not-log"
 
@@ -22,18 +24,6 @@ def config_file(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     return path
-
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in TOKEN_BEARING_LOGGERS}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, saved in levels.items():
-        logging.getLogger(name).setLevel(saved)
 
 
 def test_without_a_token_it_exits_2_with_one_clear_line(config_file, capsys):

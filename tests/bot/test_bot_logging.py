@@ -10,24 +10,10 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterator
 
-import pytest
 from bot_fakes import png
 
-from bot.logs import REDACTED, TOKEN_BEARING_LOGGERS, setup_logging
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in TOKEN_BEARING_LOGGERS}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, saved in levels.items():
-        logging.getLogger(name).setLevel(saved)
+from bot.logs import REDACTED, setup_logging
 
 
 def interaction_tokens(world) -> set[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from collections.abc import Iterator
 
 import discord
 import pytest
@@ -50,18 +49,6 @@ class FakeSession:
 
     def request(self, method: str, url: str, **kwargs: object) -> FakeResponse:
         return self.response
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    saved_levels = {name: logging.getLogger(name).level for name in TOKEN_BEARING_LOGGERS}
-    yield
-    root.handlers[:] = saved_handlers
-    root.setLevel(saved_level)
-    for name, level in saved_levels.items():
-        logging.getLogger(name).setLevel(level)
 
 
 def http_client(session: FakeSession) -> HTTPClient:
