@@ -97,23 +97,16 @@ class StyleJob:
         self.optimising_seconds = 0.0
         self.total = sum(s.iterations for s in plan)
         self.budget_cut = False
-        stopped: StopReason = "finished"
-        image: torch.Tensor | None = None
         self.last = (math.nan, math.nan, math.nan)
-        scale_index = 0
-        while scale_index < len(plan):
-            scale = plan[scale_index]
-            size = self._scale_size(scale)
+        image: torch.Tensor | None = None
+        for scale_index in range(len(plan)):  # a time budget shrinks scales' iterations, never their number
+            size = self._scale_size(plan[scale_index])
             image = self._initial_image(size, image)
-            losses = self._losses(size)
-            image, completed = self._optimise(image, losses, scale_index, plan, aspect)
+            image, completed = self._optimise(image, self._losses(size), scale_index, plan, aspect)
             if not completed:
-                stopped = "deadline"
                 break
-            scale_index += 1
         assert image is not None
-        if self.budget_cut:
-            stopped = "deadline"
+        stopped: StopReason = "deadline" if self.budget_cut or not completed else "finished"
         final = self._finished_image(image, (self.height, self.width))
         loss, content_loss, style_loss = self.last
         return StyleResult(
