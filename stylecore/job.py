@@ -147,7 +147,9 @@ class StyleJob:
             total, content, style = losses(image)
             (total * objective_scale).backward()
             self.last = tuple(torch.stack([total, content, style]).tolist())  # one device sync, not three
-            return total * objective_scale
+            # Detached: a returned graph would outlive its backward pass, and under CUDA graphs that
+            # left the image's gradient node on a stale stream (PyTorch warned on every job).
+            return (total * objective_scale).detach()
 
         step = 0
         last_iteration_seconds = 0.0
