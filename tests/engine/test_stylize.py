@@ -141,7 +141,9 @@ def test_multiscale_runs_coarse_then_full_size_with_previews(engine, content, st
 
 
 def test_time_budget_stops_early_with_a_full_size_image(engine, content, style) -> None:
-    result = engine.stylize(content, [style], StyleOptions(size=128, iterations=100_000, max_seconds=1.5, seed=1))
+    options = StyleOptions(size=128, iterations=2, seed=1)
+    engine.stylize(content, [style], options)  # first use of these sizes pays one-off kernel set-up
+    result = engine.stylize(content, [style], options.with_values(iterations=100_000, max_seconds=1.5))
     assert result.stopped == "deadline" and result.stopped_early
     assert 0 < result.iterations < 100_000
     assert max(result.image.size) == 128
@@ -156,12 +158,14 @@ def test_cancel_from_another_thread_stops_within_one_iteration(engine, content, 
     def progress(p: Progress) -> None:
         seen.append(p.iteration)
         if p.iteration == 3:
-            threading.Thread(target=cancel.set).start()
+            other = threading.Thread(target=cancel.set)
+            other.start()
+            other.join()
 
     with pytest.raises(Cancelled):
         engine.stylize(content, [style], FAST.with_values(iterations=1000, progress_every=1), progress=progress,
                        cancel=cancel)
-    assert seen[-1] <= 4
+    assert seen[-1] == 3  # set during iteration 3's report: iteration 4 never runs
 
 
 def test_already_cancelled_job_does_no_work(engine, content, style) -> None:
