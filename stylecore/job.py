@@ -159,14 +159,14 @@ class StyleJob:
             if opts.max_seconds is not None:
                 # Stop when the next iteration would end past the deadline, not after it has.
                 if self._elapsed() + last_iteration_seconds >= opts.max_seconds:
-                    return (image.detach() if _finite(self.last[0]) else last_good), False
+                    return (image.detach() if math.isfinite(self.last[0]) else last_good), False
                 plan[scale_index:] = self._fit(plan, scale_index, step, aspect)
                 if step >= plan[scale_index].iterations:
                     break
             tick = time.perf_counter()
             optimizer.step(closure)
             last_iteration_seconds = time.perf_counter() - tick
-            if not _finite(self.last[0]):
+            if not math.isfinite(self.last[0]):
                 # Diverged (a learning rate far too high): keep the last finite image and move on.
                 with torch.no_grad():
                     image.copy_(last_good)
@@ -358,6 +358,3 @@ def _resize(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return pixels
     return F.interpolate(pixels, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 255)
 
-
-def _finite(value: float) -> bool:
-    return math.isfinite(value)
