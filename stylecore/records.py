@@ -34,10 +34,6 @@ class Progress:
     preview: Image.Image | None = None
     """The current image at the current scale's size, when a preview was due."""
 
-    @property
-    def fraction(self) -> float:
-        return self.iteration / self.total if self.total else 1.0
-
 
 StopReason = Literal["finished", "deadline"]
 
