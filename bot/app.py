@@ -1,4 +1,8 @@
-"""Building the bot: `create_bot(config)` wires the engine, store, queue, metrics and commands together."""
+"""Building the bot: `create_bot(config)` makes every part and hands each its dependencies.
+
+A job flows one way through the parts: commands -> intake -> ledger -> queue -> worker -> queue
+-> ledger -> publisher -> Discord. Only read-only queries go back up (a snapshot, a position).
+"""
 
 from __future__ import annotations
 
@@ -10,33 +14,39 @@ from typing import Any, TypeVar
 import discord
 from discord.ext import commands, tasks
 
-from stylecore import Engine
-
-from .commands import ALL_COGS
+from .buttons import CancelButton, RerunButton
+from .commands.help import HelpCog
+from .commands.presets import PresetsCog
+from .commands.queue import QueueCog
+from .commands.settings import SettingsCog
+from .commands.stylize import StylizeCog
 from .config import Config
 from .cooldowns import Cooldowns
 from .health import heartbeat_writer
+from .housekeeping import HOUSEKEEPING_S, Housekeeping
+from .intake import Intake
+from .ledger import Ledger
 from .metrics import Metrics
-from .queue import InProcessQueue
-from .service import JobService
+from .publisher import Publisher
+from .queue import InProcessQueue, JobQueue
 from .store import Store
-from .submission import Submissions
 from .tree import StyleTree
-from .views import CancelButton, RerunButton
 from .worker import EngineWorker, StyleEngine
 
 log = logging.getLogger("stylebot")
 
 T = TypeVar("T")
 
-#: How often cards near the interaction-token limit are moved and undelivered results retried.
-HOUSEKEEPING_S = 30.0
+
+def discord_clock() -> float:
+    """Wall-clock epoch seconds as Discord sees them (simcord's virtual clock in tests)."""
+    return discord.utils.utcnow().timestamp()
 
 
 class StyleBot(commands.Bot):
     """The Discord bot. Built by `create_bot`; `start(token)` runs it."""
 
-    def __init__(self, config: Config, *, engine: StyleEngine, store: Store, metrics: Metrics) -> None:
+    def __init__(self, config: Config, *, engine: StyleEngine | None, store: Store, metrics: Metrics) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channel and permission data for allowed channels and card links
         super().__init__(
@@ -53,12 +63,24 @@ class StyleBot(commands.Bot):
         """Set by a test harness (simcord's `env.external_wait`) to be told about the queue's long waits."""
         self.heartbeat_hook: Callable[[StyleBot], Awaitable[None]] = heartbeat_writer(config.heartbeat_path)
         """Called every `health.interval_s` seconds; writes the file `stylebot healthcheck` reads."""
-        self.cooldowns = Cooldowns(config.limits.cooldown_s)
-        self.queue = InProcessQueue(EngineWorker(engine, warm_up=config.engine.warm_up), wait_hook=self._wait)
-        self.service = JobService(self, config, store, self.queue, metrics)
-        self.submissions = Submissions(self)
+        self.queue = self._make_queue(engine)
+        self.ledger = Ledger(config, store, self.queue, metrics, clock=discord_clock)
+        self.publisher = Publisher(self, self.ledger, store, progress_interval=config.bot.progress_interval,
+                                   clock=discord_clock)
+        self.ledger.listeners.append(self.publisher)
+        self.intake = Intake(config, store, self.ledger, Cooldowns(config.limits.cooldown_s))
+        self.housekeeping = Housekeeping(self.ledger, self.publisher, store, clock=discord_clock,
+                                         retention_hours=config.storage.retention_hours)
         self._housekeeping = tasks.loop(seconds=HOUSEKEEPING_S)(self._housekeep)
         self._heartbeat = tasks.loop(seconds=config.health.interval_s)(self._beat)
+
+    def _make_queue(self, engine: StyleEngine | None) -> JobQueue:
+        if engine is None:
+            from stylecore import Engine  # here: importing PyTorch takes seconds
+
+            engine = Engine(weights=self.config.engine.weights, device=self.config.engine.device,
+                            precision=self.config.engine.precision)
+        return InProcessQueue(EngineWorker(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
 
     @property
     def gateway_connected(self) -> bool:
@@ -67,7 +89,7 @@ class StyleBot(commands.Bot):
 
     @property
     def worker_last_beat(self) -> float:
-        """Wall-clock time the engine thread last showed signs of life."""
+        """Wall-clock time the worker(s) last showed signs of life."""
         return self.queue.worker_last_beat
 
     async def _wait(self, awaitable: Awaitable[T], *, reason: str) -> T:
@@ -78,10 +100,17 @@ class StyleBot(commands.Bot):
         self._serve_metrics()  # first: a port already taken should stop the bot before it touches Discord
         await self.store.open()
         self.add_dynamic_items(CancelButton, RerunButton)
-        for cog in ALL_COGS:
-            await self.add_cog(cog(self))
+        for cog in (
+            StylizeCog(self.tree, self.intake, self.store),
+            QueueCog(self.ledger, self.publisher),
+            SettingsCog(self.store, self.config),
+            PresetsCog(self.store, self.config, discord_clock),
+            HelpCog(),
+        ):
+            await self.add_cog(cog)
         await self._sync_commands()
-        await self.service.start()
+        await self.queue.start(self.ledger)
+        await self.housekeeping.resume()
         self._housekeeping.start()
         self._heartbeat.start()
 
@@ -103,7 +132,7 @@ class StyleBot(commands.Bot):
 
     async def _housekeep(self) -> None:
         try:
-            await self.service.housekeeping()
+            await self.housekeeping.run()
         except Exception:  # the loop must survive a bad round
             log.exception("housekeeping failed")
 
@@ -113,13 +142,20 @@ class StyleBot(commands.Bot):
         except Exception:
             log.exception("the heartbeat hook failed")
 
-    async def close(self) -> None:
+    async def stop_parts(self) -> None:
+        """Stop everything the bot started besides discord.py's client: loops, queue (joining the
+        engine thread), publisher, store, metrics endpoint. `close` calls it; so can a test harness
+        that detaches the client itself (simcord)."""
         self._housekeeping.cancel()
         self._heartbeat.cancel()
-        await self.service.close()
+        await self.queue.close()
+        await self.publisher.close()
         await self.store.close()
         # In a thread: stopping waits for the HTTP server's poll loop (up to half a second).
         await asyncio.to_thread(self.metrics.stop)
+
+    async def close(self) -> None:
+        await self.stop_parts()
         await super().close()
 
 
@@ -131,8 +167,6 @@ def create_bot(
     metrics: Metrics | None = None,
 ) -> StyleBot:
     """An unstarted bot. The engine and store default to the real ones the config describes, metrics to a fresh set."""
-    if engine is None:
-        engine = Engine(weights=config.engine.weights, device=config.engine.device, precision=config.engine.precision)
     if store is None:
         store = Store(config.data_dir, config.storage.database)
     return StyleBot(config, engine=engine, store=store, metrics=metrics if metrics is not None else Metrics())

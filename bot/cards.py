@@ -15,8 +15,8 @@ from typing import Literal
 
 import discord
 
-from .jobs import Job, JobParams, JobState, Rerun
-from .worker import WorkProgress
+from .jobs import Job, JobParams, JobState
+from .ledger import Snapshot
 
 COLOURS = {
     JobState.QUEUED: discord.Colour.light_grey(),
@@ -27,22 +27,6 @@ COLOURS = {
 }
 COLOUR_MODES = {"none": "full colour", "luminance": "keep colours (luminance)", "color": "keep colours (histogram)"}
 Buttons = Literal["cancel", "rerun", "none"]
-
-
-@dataclass(frozen=True)
-class CardState:
-    """Everything a card shows, gathered by the job service at render time."""
-
-    job: Job
-    position: int | None = None
-    """1-based place in the waiting line; None when not waiting."""
-    eta: float | None = None
-    """Seconds until the job is expected to finish."""
-    progress: WorkProgress | None = None
-    preview: bytes | None = None
-    note: str | None = None
-    result: bytes | None = None
-    restarted: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,7 +49,7 @@ class Card:
         return [discord.File(io.BytesIO(self.file[1]), filename=self.file[0])] if self.file else []
 
 
-def render(state: CardState) -> Card:
+def render(state: Snapshot) -> Card:
     job = state.job
     embed = discord.Embed(colour=COLOURS[job.state])
     embed.set_footer(text=f"Job {job.id}")
@@ -156,21 +140,14 @@ def _eta(seconds: float | None) -> str:
     return "unknown yet" if seconds is None else f"~{format_duration(seconds)}"
 
 
-RERUN_NAMES = {Rerun.STRONGER: "stronger style", Rerun.WEAKER: "weaker style", Rerun.SEED: "new seed"}
-
-
 def _inputs(job: Job) -> str:
     text = f"content {job.content_name} · style {', '.join(job.style_names)}"
     if job.parent_id and job.variant:
-        if job.variant is Rerun.COLOURS:
-            change = "full colour" if job.params.preserve_colors == "none" else "keep colours"
-        else:
-            change = RERUN_NAMES[job.variant]
-        text += f" · re-run of {job.parent_id} ({change})"
+        text += f" · re-run of {job.parent_id} ({job.variant.change(job.params)})"
     return text
 
 
-def _running(state: CardState) -> str:
+def _running(state: Snapshot) -> str:
     lines = []
     if state.note:
         lines.append(state.note)

@@ -15,9 +15,11 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from stylecore.options import COLOR_MODES, MAX_SIZE, OPTIMIZERS, PRECISIONS
+from stylecore.options import COLOR_MODES, OPTIMIZERS, PRECISIONS, ColorMode, OptimizerName
+
+from .limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 
 ENV_PREFIX = "STYLEBOT_"
 MIB = 1024 * 1024
@@ -27,8 +29,10 @@ class ConfigError(Exception):
     """The configuration cannot be used; `str()` says every problem, one per line."""
 
 
-def _key(default: Any, *, lo: float | None = None, hi: float | None = None,
+def _key(default: Any, *, lo: float | None = None, hi: float | None = None, span: Span[Any] | None = None,
          choices: tuple[str, ...] | None = None, pattern: str | None = None) -> Any:
+    if span is not None:
+        lo, hi = span.lo, span.hi
     return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices, "pattern": pattern})
 
 
@@ -56,13 +60,13 @@ class EngineConfig:
 class DefaultsConfig:
     """What a job uses for options the user leaves out; each server can override them."""
 
-    size: int = _key(512, lo=64, hi=MAX_SIZE)
-    iterations: int = _key(300, lo=1, hi=10_000)
-    optimizer: str = _key("lbfgs", choices=OPTIMIZERS)
-    learning_rate: float | None = _key(None, lo=1e-6, hi=1e4)
+    size: int = _key(512, span=SIZE)
+    iterations: int = _key(300, span=ITERATIONS)
+    optimizer: OptimizerName = _key("lbfgs", choices=OPTIMIZERS)
+    learning_rate: float | None = _key(None, span=LEARNING_RATE)
     """None ("auto" in TOML) takes the optimizer's own default."""
-    style_strength: float = _key(1.0, lo=0.01, hi=100.0)
-    preserve_colors: str = _key("none", choices=COLOR_MODES)
+    style_strength: float = _key(1.0, span=STYLE_STRENGTH)
+    preserve_colors: ColorMode = _key("none", choices=COLOR_MODES)
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,8 @@ class LimitsConfig:
 
     max_attachment_bytes: int = _key(10 * MIB, lo=1024, hi=100 * MIB)
     max_pixels: int = _key(25_000_000, lo=4096, hi=200_000_000)
-    max_size: int = _key(1024, lo=64, hi=MAX_SIZE)
-    max_iterations: int = _key(1000, lo=1, hi=10_000)
+    max_size: int = _key(1024, span=SIZE)
+    max_iterations: int = _key(1000, span=ITERATIONS)
     max_job_seconds: float = _key(1800.0, lo=10.0, hi=86_400.0)
     """A job that runs longer is stopped and delivers its best image so far."""
     queue_max: int = _key(50, lo=1, hi=10_000)
@@ -111,6 +115,22 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    """Where jobs wait and run: in this process ("memory"), or on worker processes through Redis."""
+
+    backend: str = _key("memory", choices=("memory", "redis"))
+    redis_url: str = _key("redis://localhost:6379/0", pattern=r"(redis|rediss|unix)://.+")
+    """May hold the password; never logged. `redis_url_file` wins when set."""
+    redis_url_file: str = ""
+    """A file holding the URL (a Docker secret), so the password stays out of the config."""
+    key_prefix: str = _key("stylebot", pattern=r"[A-Za-z0-9_.:-]+")
+    reclaim_after_s: float = _key(60.0, lo=5.0, hi=3600.0)
+    """A job whose worker sent no sign of life for this long is run again by another worker."""
+    max_deliveries: int = _key(3, lo=1, hi=100)
+    """A job handed out this many times (its workers died each time) fails instead."""
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotConfig = field(default_factory=BotConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -119,6 +139,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -216,6 +237,8 @@ class _EnvText(str):
 def _check(value: Any, hint: Any, meta: Mapping[str, Any]) -> Any:
     optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
     kind = next(a for a in get_args(hint) if a is not type(None)) if optional else hint
+    if get_origin(kind) is Literal:  # its values are the key's `choices`, checked below
+        kind = str
     if optional and isinstance(value, str) and value.strip().lower() == "auto":
         return None
     if isinstance(value, _EnvText):
@@ -278,4 +301,4 @@ def _suggest(name: str, known: Mapping[str, Any]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-__all__ = ["Config", "ConfigError", "load_config", "schema", "ENV_PREFIX"]
+__all__ = ["ENV_PREFIX", "Config", "ConfigError", "load_config", "schema"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .jobs import JobParams
 
 #: Weight of the newest job in the running average.
@@ -31,3 +33,22 @@ class EtaModel:
         if self.seconds_per_unit is None:
             return None
         return self.seconds_per_unit * self._units(params.iterations, params.size)
+
+
+def queue_eta(job_id: str, running: list[str], waiting: list[str], workers: int,
+              remaining: Callable[[str], float | None]) -> float | None:
+    """Seconds until a waiting job is done: the running jobs and those ahead of it, shared by the workers.
+
+    None when any of them has no estimate yet, or the job is not waiting.
+    """
+    if job_id not in waiting:
+        return None
+    total = 0.0
+    for other in [*running, *waiting[: waiting.index(job_id) + 1]]:
+        part = remaining(other)
+        if part is None:
+            return None
+        total += part
+    own = remaining(job_id) or 0.0
+    # With several workers the work ahead is shared; the job's own run is not.
+    return (total - own) / max(1, workers) + own

@@ -2,7 +2,7 @@
 
 The healthcheck runs as a separate process, so the state travels through a small JSON file on the
 data volume. The bot's event loop writes it every interval with the gateway state and the time
-the executor thread last reported; all times are wall-clock epoch seconds (`time.time()`), which
+the worker thread last reported; all times are wall-clock epoch seconds (`time.time()`), which
 both processes share.
 """
 
@@ -67,7 +67,7 @@ def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None =
     """Whether the bot is healthy according to its heartbeat file, and a one-line reason.
 
     Unhealthy when the file is missing, unreadable or older than `max_age_s` (the bot's loop is
-    dead or stuck), when the gateway is down, or when the executor last reported more than
+    dead or stuck), when the gateway is down, or when the worker last reported more than
     `max_age_s` ago (the worker thread is dead or stuck).
     """
     now = time.time() if now is None else now
@@ -87,9 +87,9 @@ def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None =
         return False, "unhealthy: the Discord gateway connection is down"
     if now - worker_last_beat > max_age_s:
         return False, (
-            f"unhealthy: the executor last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)"
+            f"unhealthy: the worker last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)"
         )
-    return True, "healthy: gateway connected, executor reporting"
+    return True, "healthy: gateway connected, worker reporting"
 
 
 def run_healthcheck(

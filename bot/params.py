@@ -6,9 +6,12 @@ import math
 from dataclasses import dataclass
 
 from stylecore.errors import OptionsError
+from stylecore.options import ColorMode, OptimizerName
 
+from .config import Config
 from .errors import UserError
-from .jobs import MAX_STYLE_STRENGTH, MIN_STYLE_STRENGTH, JobParams, new_seed
+from .jobs import JobParams, new_seed
+from .limits import ADAM_DEFAULTS, STYLE_STRENGTH
 from .settings import ServerSettings
 
 
@@ -19,51 +22,48 @@ class UserOptions:
     iterations: int | None = None
     size: int | None = None
     style_strength: float | None = None
-    optimizer: str | None = None
+    optimizer: OptimizerName | None = None
     learning_rate: float | None = None
     beta1: float | None = None
     beta2: float | None = None
     epsilon: float | None = None
-    preserve_colors: str | None = None
+    preserve_colors: ColorMode | None = None
     style_weights: str | None = None
     seed: int | None = None
 
 
-def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int) -> JobParams:
+def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int, config: Config) -> JobParams:
     """The job's parameters, or UserError naming the option that breaks a limit."""
-    if options.size is not None and options.size > settings.max_size:
-        raise UserError(f"size {options.size} is above this server's limit of {settings.max_size} pixels.")
-    if options.iterations is not None and options.iterations > settings.max_iterations:
-        raise UserError(
-            f"iterations {options.iterations} is above this server's limit of {settings.max_iterations}."
-        )
     strength = settings.style_strength if options.style_strength is None else options.style_strength
     params = JobParams(
         # A server's defaults may exceed a limit lowered later; the limit wins.
         size=options.size or min(settings.size, settings.max_size),
         iterations=options.iterations or min(settings.iterations, settings.max_iterations),
-        style_strength=min(MAX_STYLE_STRENGTH, max(MIN_STYLE_STRENGTH, strength)),
+        style_strength=STYLE_STRENGTH.clamp(strength),
         optimizer=options.optimizer or settings.optimizer,
         learning_rate=options.learning_rate if options.learning_rate is not None else settings.learning_rate,
         preserve_colors=options.preserve_colors or settings.preserve_colors,
         seed=new_seed() if options.seed is None else options.seed,
-        beta1=0.9 if options.beta1 is None else options.beta1,
-        beta2=0.999 if options.beta2 is None else options.beta2,
-        epsilon=1e-8 if options.epsilon is None else options.epsilon,
+        beta1=ADAM_DEFAULTS.beta1 if options.beta1 is None else options.beta1,
+        beta2=ADAM_DEFAULTS.beta2 if options.beta2 is None else options.beta2,
+        epsilon=ADAM_DEFAULTS.epsilon if options.epsilon is None else options.epsilon,
         style_weights=parse_style_weights(options.style_weights, style_count),
     )
-    check_params(params, settings)
+    check_params(params, settings, config)
     return params
 
 
-def check_params(params: JobParams, settings: ServerSettings) -> None:
-    """Run-time limit check (also for re-runs, whose parameters were fixed under older settings)."""
+def check_params(params: JobParams, settings: ServerSettings, config: Config) -> None:
+    """The one check of a job's parameters: the server's limits, then the engine's own rules.
+
+    Also for re-runs, whose parameters were fixed under older settings.
+    """
     if params.size > settings.max_size:
         raise UserError(f"size {params.size} is above this server's limit of {settings.max_size} pixels.")
     if params.iterations > settings.max_iterations:
         raise UserError(f"iterations {params.iterations} is above this server's limit of {settings.max_iterations}.")
     try:
-        params.style_options(multiscale=True, max_seconds=60.0)
+        params.style_options(multiscale=config.engine.multiscale, max_seconds=config.limits.max_job_seconds)
     except OptionsError as exc:
         raise UserError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 

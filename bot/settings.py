@@ -10,15 +10,16 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stylecore.options import COLOR_MODES, OPTIMIZERS
+from stylecore.options import COLOR_MODES, OPTIMIZERS, ColorMode, OptimizerName
 
 from .config import Config
 from .errors import UserError
-from .jobs import MAX_STYLE_STRENGTH, MIN_STYLE_STRENGTH
+from .limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 
-MIN_SIZE = 64
+if TYPE_CHECKING:
+    from .store import Store
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,10 @@ class ServerSettings:
 
     size: int
     iterations: int
-    optimizer: str
+    optimizer: OptimizerName
     learning_rate: float | None
     style_strength: float
-    preserve_colors: str
+    preserve_colors: ColorMode
     max_size: int
     max_iterations: int
     jobs_per_user: int
@@ -53,7 +54,7 @@ class ServerSettings:
             allowed_channels=(),
         )
         known = {f.name for f in fields(cls)}
-        values = {key: tuple(value) if key == "allowed_channels" else value
+        values: dict[str, Any] = {key: tuple(value) if key == "allowed_channels" else value
                   for key, value in overrides.items() if key in known}
         merged = replace(base, **values)
         # The config may have tightened a limit since the server stored its value.
@@ -63,6 +64,12 @@ class ServerSettings:
             max_iterations=min(merged.max_iterations, config.limits.max_iterations),
             jobs_per_user=min(merged.jobs_per_user, config.limits.jobs_per_user),
         )
+
+
+async def load_settings(store: Store, config: Config, guild_id: int | None) -> tuple[ServerSettings, dict[str, Any]]:
+    """The settings in force where a command runs, and the server's own overrides (none in DMs)."""
+    overrides = await store.guild_settings(guild_id) if guild_id is not None else {}
+    return ServerSettings.resolve(config, overrides), overrides
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ def _int_in(name: str, lo: Callable[[Config], int], hi: Callable[[Config], int])
     return parse
 
 
-def _float_in(name: str, lo: float, hi: float, *, auto: bool = False) -> Callable[[str, Config], float | None]:
+def _float_in(name: str, span: Span[float], *, auto: bool = False) -> Callable[[str, Config], float | None]:
     def parse(text: str, config: Config) -> float | None:
         if auto and text.strip().lower() == "auto":
             return None
@@ -94,9 +101,9 @@ def _float_in(name: str, lo: float, hi: float, *, auto: bool = False) -> Callabl
             value = float(text.strip())
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and lo <= value <= hi):
+        if not (math.isfinite(value) and value in span):
             extra = " or “auto”" if auto else ""
-            raise UserError(f"{name} must be a number from {lo:g} to {hi:g}{extra}, not “{text}”.")
+            raise UserError(f"{name} must be a number {span.text()}{extra}, not “{text}”.")
         return value
     return parse
 
@@ -123,19 +130,18 @@ SETTING_KEYS: dict[str, SettingKey] = {
     key.name: key
     for key in (
         SettingKey("size", "default output size (longest side, px)",
-                   _int_in("size", lambda c: MIN_SIZE, lambda c: c.limits.max_size)),
+                   _int_in("size", lambda c: SIZE.lo, lambda c: c.limits.max_size)),
         SettingKey("iterations", "default number of iterations",
-                   _int_in("iterations", lambda c: 1, lambda c: c.limits.max_iterations)),
+                   _int_in("iterations", lambda c: ITERATIONS.lo, lambda c: c.limits.max_iterations)),
         SettingKey("optimizer", "default optimizer", _choice("optimizer", OPTIMIZERS)),
         SettingKey("learning_rate", "default learning rate (auto: the optimizer's own)",
-                   _float_in("learning_rate", 1e-6, 1e4, auto=True)),
-        SettingKey("style_strength", "default style strength",
-                   _float_in("style_strength", MIN_STYLE_STRENGTH, MAX_STYLE_STRENGTH)),
+                   _float_in("learning_rate", LEARNING_RATE, auto=True)),
+        SettingKey("style_strength", "default style strength", _float_in("style_strength", STYLE_STRENGTH)),
         SettingKey("preserve_colors", "default colour preservation", _choice("preserve_colors", COLOR_MODES)),
         SettingKey("max_size", "largest size members may ask for",
-                   _int_in("max_size", lambda c: MIN_SIZE, lambda c: c.limits.max_size)),
+                   _int_in("max_size", lambda c: SIZE.lo, lambda c: c.limits.max_size)),
         SettingKey("max_iterations", "most iterations members may ask for",
-                   _int_in("max_iterations", lambda c: 1, lambda c: c.limits.max_iterations)),
+                   _int_in("max_iterations", lambda c: ITERATIONS.lo, lambda c: c.limits.max_iterations)),
         SettingKey("jobs_per_user", "queued plus running jobs per member",
                    _int_in("jobs_per_user", lambda c: 1, lambda c: c.limits.jobs_per_user)),
         SettingKey("allowed_channels", "channels where /stylize works (all: everywhere)", _channels),

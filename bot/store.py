@@ -201,10 +201,10 @@ class Store:
         await asyncio.to_thread(self._write_inputs, job, content, styles)
         cursor = await self.db.execute(
             "INSERT INTO jobs (id, owner_id, guild_id, channel_id, state, params, content_name, style_names, "
-            "created_at, filesize_limit, parent_id, variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, filesize_limit, parent_id, variant, card) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (job.id, job.owner_id, job.guild_id, job.channel_id, job.state.value, json.dumps(job.params.to_json()),
              job.content_name, json.dumps(job.style_names), job.created_at, job.filesize_limit, job.parent_id,
-             job.variant.value if job.variant else None),
+             job.variant.value if job.variant else None, _card_json(job.card)),
         )
         await self.db.commit()
         job.seq = cursor.lastrowid
@@ -220,14 +220,23 @@ class Store:
                 _write_file(target, source)
 
     async def save_job(self, job: Job) -> None:
-        """Write the job's changing fields (state, times, result, card)."""
+        """Write the job's state as the ledger changes it (state, times, result); not its card."""
         await self.db.execute(
-            "UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, error = ?, result = ?, delivered = ?, "
-            "cancelled_by = ?, card = ? WHERE id = ?",
+            "UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, error = ?, result = ?, cancelled_by = ? "
+            "WHERE id = ?",
             (job.state.value, job.started_at, job.finished_at, job.error,
-             json.dumps(asdict(job.result)) if job.result else None, int(job.delivered), job.cancelled_by,
-             json.dumps(asdict(job.card)) if job.card else None, job.id),
+             json.dumps(asdict(job.result)) if job.result else None, job.cancelled_by, job.id),
         )
+        await self.db.commit()
+
+    async def save_card(self, job_id: str, card: CardRef) -> None:
+        """Where the job's card lives now (the publisher's record)."""
+        await self.db.execute("UPDATE jobs SET card = ? WHERE id = ?", (_card_json(card), job_id))
+        await self.db.commit()
+
+    async def mark_delivered(self, job_id: str) -> None:
+        """The result reached Discord."""
+        await self.db.execute("UPDATE jobs SET delivered = 1 WHERE id = ?", (job_id,))
         await self.db.commit()
 
     async def job(self, job_id: str) -> Job | None:
@@ -284,6 +293,10 @@ def _job(row: aiosqlite.Row) -> Job:
         card=CardRef(**card) if card else None,
         seq=row["seq"],
     )
+
+
+def _card_json(card: CardRef | None) -> str | None:
+    return json.dumps(asdict(card)) if card else None
 
 
 def _write_file(path: Path, data: bytes) -> None:

@@ -115,7 +115,7 @@ step "the engine's HEALTHCHECK: unhealthy with the gateway down, healthy with it
 # A start period of 0s would mean "the image's"; 1s makes the first failure count.
 HEALTH_FLAGS=(--health-interval 2s --health-retries 1 --health-start-period 1s)
 # Stands in for the bot: writes its heartbeat where the config says, as the bot's hook does,
-# reporting the gateway as $GATEWAY says and the executor as alive.
+# reporting the gateway as $GATEWAY says and the worker as alive.
 HEARTBEAT_WRITER="
 import os, time
 from bot.config import load_config

@@ -20,9 +20,6 @@ Admins (Manage Server): **/stylesettings** show | set | reset, **/stylepreset** 
 
 
 class HelpCog(commands.Cog):
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
-
     @app_commands.command(name="help", description="How to use the style-transfer bot")
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def help(self, interaction: discord.Interaction) -> None:

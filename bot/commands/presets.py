@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from ..config import Config
 from ..errors import UserError
 from ..inputs import read_attachment
-from ..service import now
-
-if TYPE_CHECKING:
-    from ..app import StyleBot
+from ..ledger import Clock
+from ..store import Store
 
 #: A select menu (the "Stylize" message menu) holds at most 25 options.
 MAX_PRESETS = 25
 NAME_PATTERN = re.compile(r"[\w][\w '\-]{0,31}")
+#: Discord shows at most 25 autocomplete choices.
+MAX_CHOICES = 25
+
+
+async def preset_choices(store: Store, guild_id: int | None, current: str) -> list[Choice[str]]:
+    """Autocomplete: the server's presets whose names contain what was typed so far."""
+    if guild_id is None:
+        return []
+    presets = await store.presets(guild_id)
+    return [Choice(name=p.name, value=p.name) for p in presets if current.lower() in p.name.lower()][:MAX_CHOICES]
 
 
 class PresetsCog(commands.Cog):
     # Not hidden: everyone may list the presets; add and remove check Manage Server when run.
     group = app_commands.Group(name="stylepreset", description="This server's style presets", guild_only=True)
 
-    def __init__(self, bot: StyleBot) -> None:
-        self.bot = bot
+    def __init__(self, store: Store, config: Config, clock: Clock) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
 
     @group.command(name="add", description="Add a style preset (Manage Server)")
     @app_commands.describe(name="A short name members will pick", image="The style image")
@@ -36,8 +46,8 @@ class PresetsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         name = name.strip()
-        store = self.bot.store
-        limits = self.bot.config.limits
+        store = self.store
+        limits = self.config.limits
         try:
             if not NAME_PATTERN.fullmatch(name):
                 raise UserError("A preset name uses letters, digits, spaces, - and ' (up to 32), "
@@ -47,7 +57,7 @@ class PresetsCog(commands.Cog):
                                 "remove one first.")
             checked = await read_attachment(image, role="preset", max_bytes=limits.max_attachment_bytes,
                                             max_pixels=limits.max_pixels)
-            if not await store.add_preset(interaction.guild_id, name, checked.data, interaction.user.id, now()):
+            if not await store.add_preset(interaction.guild_id, name, checked.data, interaction.user.id, self.clock()):
                 raise UserError(f"There is already a preset named “{name}”; remove it first to replace it.")
         except UserError as exc:
             await interaction.edit_original_response(content=f"❌ {exc}")
@@ -60,7 +70,7 @@ class PresetsCog(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def remove(self, interaction: discord.Interaction, name: Range[str, 1, 100]) -> None:
         assert interaction.guild_id is not None
-        if await self.bot.store.remove_preset(interaction.guild_id, name):
+        if await self.store.remove_preset(interaction.guild_id, name):
             await interaction.response.send_message(f"Removed the preset **{name.strip()}**.", ephemeral=True)
         else:
             await interaction.response.send_message(f"❌ There is no preset named “{name}”.", ephemeral=True)
@@ -68,7 +78,7 @@ class PresetsCog(commands.Cog):
     @group.command(name="list", description="List this server's style presets")
     async def list_presets(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        presets = await self.bot.store.presets(interaction.guild_id)
+        presets = await self.store.presets(interaction.guild_id)
         if not presets:
             text = "This server has no style presets yet."
         else:
@@ -77,7 +87,4 @@ class PresetsCog(commands.Cog):
 
     @remove.autocomplete("name")
     async def name_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        presets = await self.bot.store.presets(interaction.guild_id)
-        return [Choice(name=p.name, value=p.name) for p in presets if current.lower() in p.name.lower()][:25]
+        return await preset_choices(self.store, interaction.guild_id, current)

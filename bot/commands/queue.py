@@ -1,48 +1,47 @@
-"""/queue: the caller's jobs and the length of the queue."""
+"""/queue: the caller's jobs, the length of the queue, and the workers serving it."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from ..cards import format_duration
-from ..jobs import Job, JobState
-
-if TYPE_CHECKING:
-    from ..app import StyleBot
+from ..jobs import CardRef, Job, JobState
+from ..ledger import Ledger
+from ..publisher import Publisher
 
 
 class QueueCog(commands.Cog):
-    def __init__(self, bot: StyleBot) -> None:
-        self.bot = bot
+    def __init__(self, ledger: Ledger, publisher: Publisher) -> None:
+        self.ledger = ledger
+        self.publisher = publisher
 
     @app_commands.command(name="queue", description="Your jobs and how long the queue is")
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def queue(self, interaction: discord.Interaction) -> None:
-        service = self.bot.service
-        jobs = service.user_jobs(interaction.user.id)
-        lines = [self._line(job) for job in jobs] or ["You have no jobs in the queue."]
-        lines.append(f"Queue: {service.waiting_count()} waiting, {service.running_count()} running.")
+        ledger = self.ledger
+        lines = [self._line(job) for job in ledger.user_jobs(interaction.user.id)] or ["You have no jobs in the queue."]
+        workers = ledger.workers_online()
+        lines.append(f"Queue: {ledger.waiting_count()} waiting, {ledger.running_count()} running; "
+                     f"{workers} worker{'' if workers == 1 else 's'} online.")
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     def _line(self, job: Job) -> str:
-        service = self.bot.service
-        eta = service.eta(job.id)
+        ledger = self.ledger
+        eta = ledger.eta(job.id)
         eta_text = f", ETA ~{format_duration(eta)}" if eta is not None else ""
         if job.state is JobState.RUNNING:
-            progress = service.progress(job.id)
+            progress = ledger.progress(job.id)
             done = f" (iteration {progress.iteration}/{progress.total})" if progress and progress.iteration else ""
             where = f"running{done}"
         else:
-            where = f"#{service.position(job.id)} in queue" if service.position(job.id) else "starting"
-        return f"`{job.id}` {where}{eta_text}{_link(job)}"
+            position = ledger.position(job.id)
+            where = f"#{position} in queue" if position else "starting"
+        return f"`{job.id}` {where}{eta_text}{_link(job, self.publisher.card_ref(job))}"
 
 
-def _link(job: Job) -> str:
-    ref = job.card
+def _link(job: Job, ref: CardRef | None) -> str:
     if ref is None:
         return ""
     channel, message = (ref.moved_channel_id, ref.moved_message_id) if ref.moved else (job.channel_id, ref.message_id)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
+from ..config import Config
 from ..errors import UserError
-from ..settings import SETTING_KEYS, ServerSettings, format_setting
-
-if TYPE_CHECKING:
-    from ..app import StyleBot
+from ..settings import SETTING_KEYS, format_setting, load_settings
+from ..store import Store
 
 KEY_CHOICES = [Choice(name=f"{key.name}: {key.description}"[:100], value=key.name) for key in SETTING_KEYS.values()]
 
@@ -28,15 +25,15 @@ class SettingsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, bot: StyleBot) -> None:
-        self.bot = bot
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
 
     @group.command(name="show", description="Show this server's settings")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        overrides = await self.bot.store.guild_settings(interaction.guild_id)
-        settings = ServerSettings.resolve(self.bot.config, overrides)
+        settings, overrides = await load_settings(self.store, self.config, interaction.guild_id)
         lines = []
         for key in SETTING_KEYS.values():
             source = "server" if key.name in overrides else "default"
@@ -52,7 +49,7 @@ class SettingsCog(commands.Cog):
                   value: app_commands.Range[str, 1, 1000]) -> None:
         assert interaction.guild is not None
         try:
-            parsed = SETTING_KEYS[key.value].parse(value, self.bot.config)
+            parsed = SETTING_KEYS[key.value].parse(value, self.config)
             if key.value == "allowed_channels":
                 unknown = [channel for channel in parsed if interaction.guild.get_channel_or_thread(channel) is None]
                 if unknown:
@@ -60,7 +57,7 @@ class SettingsCog(commands.Cog):
         except UserError as exc:
             await interaction.response.send_message(f"❌ {exc}", ephemeral=True)
             return
-        await self.bot.store.set_guild_setting(interaction.guild.id, key.value, parsed)
+        await self.store.set_guild_setting(interaction.guild.id, key.value, parsed)
         await interaction.response.send_message(
             f"**{key.value}** is now {format_setting(key.value, parsed)}.", ephemeral=True)
 
@@ -70,6 +67,6 @@ class SettingsCog(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def reset(self, interaction: discord.Interaction, key: Choice[str] | None = None) -> None:
         assert interaction.guild_id is not None
-        await self.bot.store.reset_guild_settings(interaction.guild_id, key.value if key else None)
+        await self.store.reset_guild_settings(interaction.guild_id, key.value if key else None)
         what = f"**{key.value}** is" if key else "All settings are"
         await interaction.response.send_message(f"{what} back to the bot's default.", ephemeral=True)

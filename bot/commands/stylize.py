@@ -1,26 +1,25 @@
-"""/stylize and the "Stylize" message menu."""
+"""/stylize, and the "Stylize" message menu with its preset picker."""
 
 from __future__ import annotations
 
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import Any, get_args
 
 import discord
 from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from stylecore.options import MAX_SIZE
+from stylecore.options import ColorMode, OptimizerName
 
-from ..cooldowns import job_cooldown
 from ..inputs import display_name
-from ..jobs import MAX_SEED, MAX_STYLE_STRENGTH, MIN_STYLE_STRENGTH
+from ..intake import Intake
+from ..limits import BETA1, BETA2, EPSILON, ITERATIONS, LEARNING_RATE, SEED, SIZE, STYLE_STRENGTH
 from ..params import UserOptions
-from ..settings import MIN_SIZE
-from ..views import PresetPicker
+from ..store import Preset, Store
+from .presets import MAX_PRESETS, preset_choices
 
-if TYPE_CHECKING:
-    from ..app import StyleBot
+PICKER_TIMEOUT_S = 300
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 OPTIMIZER_CHOICES = [
@@ -34,6 +33,9 @@ COLOUR_CHOICES = [
     Choice(name="Keep colours: transfer brightness only", value="luminance"),
     Choice(name="Keep colours: match the style's colours to the photo", value="color"),
 ]
+# The engine's names, typed: a choice's value comes back as a plain string.
+OPTIMIZER_VALUES: dict[str, OptimizerName] = {name: name for name in get_args(OptimizerName)}
+COLOUR_VALUES: dict[str, ColorMode] = {name: name for name in get_args(ColorMode)}
 
 
 def first_image(message: discord.Message) -> discord.Attachment | None:
@@ -45,21 +47,43 @@ def first_image(message: discord.Message) -> discord.Attachment | None:
     return None
 
 
+class PresetPicker(discord.ui.View):
+    """The "Stylize" menu's ephemeral choice of a server preset for the message's image."""
+
+    def __init__(self, intake: Intake, image: discord.Attachment, presets: list[Preset]) -> None:
+        super().__init__(timeout=PICKER_TIMEOUT_S)
+        self.intake = intake
+        self.image = image
+        self.choice: discord.ui.Select[PresetPicker] = discord.ui.Select(
+            placeholder="Choose a style preset",
+            options=[discord.SelectOption(label=preset.name, value=preset.name) for preset in presets[:MAX_PRESETS]],
+        )
+        self.choice.callback = self.chosen  # type: ignore[method-assign]  # discord.py's documented way to set a select's callback
+        self.add_item(self.choice)
+
+    async def chosen(self, interaction: discord.Interaction[Any]) -> None:
+        name = self.choice.values[0]
+        self.stop()
+        await interaction.response.edit_message(content=f"Stylizing with the preset **{name}**…", view=None)
+        await self.intake.stylize_message(interaction, self.image, name)
+
+
 class StylizeCog(commands.Cog):
-    def __init__(self, bot: StyleBot) -> None:
-        self.bot = bot
+    def __init__(self, tree: app_commands.CommandTree[Any], intake: Intake, store: Store) -> None:
+        self.tree = tree
+        self.intake = intake
+        self.store = store
         # Context menus cannot be declared inside a cog class; they are added to the tree by hand.
         self.menu = app_commands.ContextMenu(name="Stylize", callback=self.stylize_message)
 
     async def cog_load(self) -> None:
-        self.bot.tree.add_command(self.menu)
+        self.tree.add_command(self.menu)
 
     async def cog_unload(self) -> None:
-        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        self.tree.remove_command(self.menu.name, type=self.menu.type)
 
     @app_commands.command(name="stylize", description="Paint an image in the style of another (or of a preset)")
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
-    @job_cooldown()
     @app_commands.choices(optimizer=OPTIMIZER_CHOICES, preserve_colors=COLOUR_CHOICES)
     @app_commands.describe(
         content="The photo to repaint",
@@ -87,49 +111,45 @@ class StylizeCog(commands.Cog):
         style2: discord.Attachment | None = None,
         style3: discord.Attachment | None = None,
         preset: Range[str, 1, 100] | None = None,
-        iterations: Range[int, 1, 10_000] | None = None,
-        size: Range[int, MIN_SIZE, MAX_SIZE] | None = None,
-        style_strength: Range[float, MIN_STYLE_STRENGTH, MAX_STYLE_STRENGTH] | None = None,
+        iterations: Range[int, ITERATIONS.lo, ITERATIONS.hi] | None = None,
+        size: Range[int, SIZE.lo, SIZE.hi] | None = None,
+        style_strength: Range[float, STYLE_STRENGTH.lo, STYLE_STRENGTH.hi] | None = None,
         optimizer: Choice[str] | None = None,
-        learning_rate: Range[float, 1e-6, 1e4] | None = None,
-        beta1: Range[float, 0.0, 0.9999] | None = None,
-        beta2: Range[float, 0.0, 0.99999] | None = None,
-        epsilon: Range[float, 1e-12, 1.0] | None = None,
+        learning_rate: Range[float, LEARNING_RATE.lo, LEARNING_RATE.hi] | None = None,
+        beta1: Range[float, BETA1.lo, BETA1.hi] | None = None,
+        beta2: Range[float, BETA2.lo, BETA2.hi] | None = None,
+        epsilon: Range[float, EPSILON.lo, EPSILON.hi] | None = None,
         preserve_colors: Choice[str] | None = None,
         style_weights: Range[str, 1, 100] | None = None,
-        seed: Range[int, 0, MAX_SEED] | None = None,
+        seed: Range[int, SEED.lo, SEED.hi] | None = None,
     ) -> None:
         styles = [(role, image) for role, image in (("style", style), ("style2", style2), ("style3", style3)) if image]
         options = UserOptions(
             iterations=iterations, size=size, style_strength=style_strength,
-            optimizer=optimizer.value if optimizer else None, learning_rate=learning_rate,
+            optimizer=OPTIMIZER_VALUES[optimizer.value] if optimizer else None, learning_rate=learning_rate,
             beta1=beta1, beta2=beta2, epsilon=epsilon,
-            preserve_colors=preserve_colors.value if preserve_colors else None,
+            preserve_colors=COLOUR_VALUES[preserve_colors.value] if preserve_colors else None,
             style_weights=style_weights, seed=seed,
         )
-        await self.bot.submissions.stylize(interaction, content=content, styles=styles, preset=preset, options=options)
+        await self.intake.stylize(interaction, content=content, styles=styles, preset=preset, options=options)
 
     @stylize.autocomplete("preset")
     async def preset_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        presets = await self.bot.store.presets(interaction.guild_id)
-        matching = [preset.name for preset in presets if current.lower() in preset.name.lower()]
-        return [Choice(name=name, value=name) for name in matching[:25]]
+        return await preset_choices(self.store, interaction.guild_id, current)
 
     @app_commands.guild_only()
-    @job_cooldown()
     async def stylize_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         image = first_image(message)
         if image is None:
             await interaction.response.send_message("That message has no image attached.", ephemeral=True)
             return
         assert interaction.guild_id is not None  # the menu is guild-only
-        presets = await self.bot.store.presets(interaction.guild_id)
+        presets = await self.store.presets(interaction.guild_id)
         if not presets:
             await interaction.response.send_message(
                 "This server has no style presets yet; someone with Manage Server can add one with /stylepreset add.",
                 ephemeral=True)
             return
         await interaction.response.send_message(
-            f"Pick a style for {display_name(image.filename)}:", view=PresetPicker(image, presets), ephemeral=True)
+            f"Pick a style for {display_name(image.filename)}:", view=PresetPicker(self.intake, image, presets),
+            ephemeral=True)

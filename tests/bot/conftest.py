@@ -1,8 +1,9 @@
 """The bot under simcord: a fresh bot, data dir and virtual Discord per test.
 
-Options per test: `@pytest.mark.bot(config={...}, engine={...}, external=(...), simcord={...})`
+Options per test: `@pytest.mark.bot(config={...}, engine={...}, store=..., external=(...), simcord={...})`
 - config: section -> {key: value} changes to the test config;
 - engine: FakeEngine keyword arguments, or a callable that returns another engine;
+- store: a `Store` subclass to build the bot's store with (e.g. one whose disk is full);
 - external: the queue's wait reasons declared to simcord as intentional (default: the idle wait
   only, so a fast job completes within the action that started it; add ENGINE_WAIT when a job
   must stay running while the test acts);
@@ -25,12 +26,14 @@ from bot_fakes import FakeEngine, png
 from bot.app import StyleBot, create_bot
 from bot.config import Config
 from bot.queue import IDLE_WAIT
+from bot.store import Store
 
 TEST_LIMITS = {"cooldown_s": 0.0, "max_pixels": 4_000_000, "max_attachment_bytes": 200_000}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "bot(config=, engine=, external=, simcord=): options for the `world` fixture")
+    config.addinivalue_line("markers",
+                            "bot(config=, engine=, store=, external=, simcord=): options for the `world` fixture")
 
 
 def make_config(data_dir: Path, changes: dict[str, dict[str, Any]] | None = None) -> Config:
@@ -79,7 +82,7 @@ class World:
         old = self.bot
         self.old_bots.append(old)
         await self.env.restart_bot(new)
-        await close_parts(old)
+        await old.stop_parts()
         self.bot = new
         return new
 
@@ -87,13 +90,6 @@ class World:
         """The JSON of every edit the bot sent for one message, oldest first (uploads are not logged)."""
         return [request.json for request in self.env.http_requests
                 if request.method == "PATCH" and request.path.endswith(f"/messages/{message_id}")]
-
-
-async def close_parts(bot: StyleBot) -> None:
-    """What `StyleBot.close` stops, except discord.py's client: simcord detaches that (it never calls `close`)."""
-    await bot.service.close()
-    await bot.store.close()
-    bot.metrics.stop()
 
 
 @pytest_asyncio.fixture
@@ -104,7 +100,8 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     engine_option = options.get("engine", {})
     # A dict configures the fake engine; a callable builds another engine (the real one) per test.
     engine = FakeEngine(**engine_option) if isinstance(engine_option, dict) else engine_option()
-    bot = create_bot(config, engine=engine)
+    store_class = options.get("store", Store)
+    bot = create_bot(config, engine=engine, store=store_class(config.data_dir, config.storage.database))
     env = simcord.Env(bot, **options.get("simcord", {}))
     declared = tuple(options.get("external", (IDLE_WAIT,)))
     # The queue idles in a wait that never ends by itself: simcord must know before start-up.
@@ -123,8 +120,9 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield world
     finally:
         await env.shutdown()
+        # simcord never calls `close`: it detaches discord.py's client itself.
         for old in [*world.old_bots, world.bot]:
-            await close_parts(old)
+            await old.stop_parts()
         if env.check_errors:
             # As simcord's own pytest plugin does: errors the test did not acknowledge fail it.
             env._raise_errors_since(env._errors_acknowledged)

@@ -113,5 +113,5 @@ def test_bad_files_are_refused_with_a_clear_message(tmp_path, text, message):
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="config file .*nope.toml does not exist"):
+    with pytest.raises(ConfigError, match=r"config file .*nope\.toml does not exist"):
         load_config(tmp_path / "nope.toml", environ={})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 import pytest
 from bot_fakes import FakeEngine, png, settle_until
@@ -27,7 +27,7 @@ async def test_a_running_bot_writes_a_heartbeat_that_the_healthcheck_accepts(wor
     config_file = tmp_path / "config.toml"
     config_file.write_text(f'[storage]\ndata_dir = "{world.config.data_dir}"\n', encoding="utf-8")
     assert main(["healthcheck", "--config", str(config_file)], environ={}) == 0
-    assert capsys.readouterr().out == "healthy: gateway connected, executor reporting\n"
+    assert capsys.readouterr().out == "healthy: gateway connected, worker reporting\n"
 
 
 async def test_before_the_gateway_is_ready_the_first_heartbeat_says_unhealthy(tmp_path):
@@ -41,19 +41,19 @@ async def test_before_the_gateway_is_ready_the_first_heartbeat_says_unhealthy(tm
     assert reason == "unhealthy: the Discord gateway connection is down"
 
 
-@pytest.mark.bot(engine={"block": True}, external=(IDLE_WAIT, ENGINE_WAIT))
+@pytest.mark.bot(engine={"block": True}, external=(IDLE_WAIT, ENGINE_WAIT),
+                 config={"health": {"interval_s": 1.0, "max_age_s": 2.0}})
 async def test_a_worker_that_stopped_reporting_fails_the_healthcheck_until_it_reports_again(world):
     await world.alice.slash(world.channel, "stylize", content=("cat.png", png()), style=("s.png", png(20, 20)))
     # Inside the engine, on a job that never reports: the worker thread cannot beat from here on.
     await settle_until(world, lambda: len(world.engine.calls) == 1)
-    max_age = world.config.health.max_age_s
-    world.bot.queue.worker.last_beat = time.time() - max_age - 1  # as if that had lasted past max_age
+    await asyncio.sleep(world.config.health.max_age_s + 0.5)  # the real clock: the healthcheck reads it
 
     await world.env.advance_time(world.config.health.interval_s)
 
     healthy, reason = health(world)
     assert not healthy
-    assert reason.startswith("unhealthy: the executor last reported")
+    assert reason.startswith("unhealthy: the worker last reported")
 
     world.engine.release()
     await settle_until(world, lambda: not world.bot.queue.running())

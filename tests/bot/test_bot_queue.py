@@ -57,9 +57,10 @@ async def test_queue_lists_the_callers_jobs_and_the_queue_length(world):
     assert result.ephemeral
     lines = result.response.content.splitlines()
     assert lines[0].startswith(f"`{job_id}` #1 in queue")
-    assert lines[-1] == "Queue: 1 waiting, 1 running."
+    assert lines[-1] == "Queue: 1 waiting, 1 running; 1 worker online."
     nothing = await world.moderator.slash(world.channel, "queue")
-    assert nothing.response.content.splitlines() == ["You have no jobs in the queue.", "Queue: 1 waiting, 1 running."]
+    assert nothing.response.content.splitlines() == ["You have no jobs in the queue.",
+                                                     "Queue: 1 waiting, 1 running; 1 worker online."]
 
 
 async def test_the_owner_cancels_a_running_job_and_the_engine_stops(world):
@@ -85,7 +86,7 @@ async def test_the_owner_cancels_a_queued_job_before_it_reaches_the_engine(world
     assert title(world, card) == "Cancelled"
     assert len(world.engine.calls) == 1  # only bob's job ever ran
     result = await world.alice.slash(world.channel, "queue")
-    assert result.response.content.splitlines()[-1] == "Queue: 0 waiting, 1 running."
+    assert result.response.content.splitlines()[-1] == "Queue: 0 waiting, 1 running; 1 worker online."
 
 
 async def test_another_member_cannot_cancel_someone_elses_job(world):
@@ -123,7 +124,8 @@ async def test_when_the_running_job_finishes_the_next_one_runs(world):
 
 async def test_once_a_job_has_finished_waiting_cards_show_an_eta(world):
     world.engine.block = False
-    await submit(world, world.alice)  # finishes at once: the bot learns how long jobs take
+    first = await submit(world, world.alice)  # the bot learns how long jobs take
+    await settle_until(world, lambda: title(world, first) == "Done")
     world.engine.block = True
     await submit(world, world.bob)
     waiting = await submit(world, world.admin)

@@ -24,6 +24,25 @@ def example(name: str, side: int) -> bytes:
     return buffer.getvalue()
 
 
+class PreviewClock:
+    """A second listener beside the publisher: notes when the first preview is there to be shown."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self.at: float | None = None
+
+    async def job_announced(self, job_id):
+        pass
+
+    def job_changed(self, job_id, *, force=False):
+        snapshot = self.ledger.snapshot(job_id)
+        if self.at is None and snapshot is not None and snapshot.preview is not None:
+            self.at = time.perf_counter()
+
+    def job_ended(self, final):
+        pass
+
+
 @pytest.mark.bot(
     engine=lambda: Engine(device="cpu"),
     config={"engine": {"multiscale": False}, "defaults": {"size": 64, "iterations": 4}},
@@ -31,14 +50,8 @@ def example(name: str, side: int) -> bytes:
 )
 async def test_a_job_on_the_real_engine_reaches_the_user_with_previews(world):
     await asyncio.to_thread(world.engine.load)  # the worker loads the model at start-up; wait for it
-    shown: list[tuple[float, str | None]] = []
-    show = world.bot.service.cards.show
-
-    async def timed_show(job, card, *, final):
-        shown.append((time.perf_counter(), card.file[0] if card.file else None))
-        return await show(job, card, final=final)
-
-    world.bot.service.cards.show = timed_show
+    first_preview = PreviewClock(world.bot.ledger)
+    world.bot.ledger.listeners.append(first_preview)
     content = example("cat.png", 96)
     started = time.perf_counter()
 
@@ -54,7 +67,8 @@ async def test_a_job_on_the_real_engine_reaches_the_user_with_previews(world):
     assert max(stylized.size) == 64
     original = Image.open(io.BytesIO(content)).convert("RGB").resize(stylized.size)
     assert np.abs(np.asarray(stylized, float) - np.asarray(original, float)).mean() > 1.0  # it was repainted
-    previews = [at for at, name in shown if name and name.startswith("preview-")]
-    assert previews, "no preview reached the card"
-    print(f"\nreal engine on CPU, 64 px, 4 iterations: defer to first preview {previews[0] - started:.2f} s, "
+    previews = [request for request in world.env.http_requests if request.method == "PATCH"
+                and any(a["filename"].startswith("preview-") for a in (request.json or {}).get("attachments", []))]
+    assert previews and first_preview.at is not None, "no preview reached the card"
+    print(f"\nreal engine on CPU, 64 px, 4 iterations: defer to first preview {first_preview.at - started:.2f} s, "
           f"to result {finished - started:.2f} s")

@@ -7,10 +7,10 @@ import io
 import pytest
 import simcord
 from bot_fakes import FAKE_SEED, animated_gif, decompression_bomb, png, truncated_png
-from discord import app_commands
 from PIL import Image
 
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
+from bot.store import Store
 
 BOTH_WAITS = (IDLE_WAIT, ENGINE_WAIT)
 
@@ -218,8 +218,7 @@ async def test_the_cooldown_refuses_a_second_request_until_it_passes(world, cont
 
     again = await stylize(world, content=content_png, style=style_png)
 
-    simcord.assert_error(world.env, app_commands.CommandOnCooldown)
-    assert again.ephemeral and again.response.content.startswith("Slow down: you can use this again in 30")
+    assert again.ephemeral and again.response.content.startswith("❌ Slow down: you can start another job in 30 s")
     assert len(world.engine.calls) == 1
     await world.env.advance_time(30)
     later = await stylize(world, content=content_png, style=style_png)
@@ -227,16 +226,17 @@ async def test_the_cooldown_refuses_a_second_request_until_it_passes(world, cont
     assert len(world.engine.calls) == 2
 
 
-async def test_an_unexpected_failure_while_accepting_is_reported_and_nothing_is_queued(world, content_png, style_png,
-                                                                                        caplog):
-    async def broken_disk(*args, **kwargs):
+class FullDiskStore(Store):
+    async def add_job(self, *args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    world.bot.store.add_job = broken_disk
 
+@pytest.mark.bot(store=FullDiskStore)
+async def test_an_unexpected_failure_while_accepting_is_reported_and_nothing_is_queued(world, content_png, style_png,
+                                                                                        caplog):
     result = await stylize(world, content=content_png, style=style_png)
 
     assert result.ephemeral and result.response.content.startswith("❌ Something went wrong on our side")
     assert result.followups == [] and world.engine.calls == []
     assert "No space left on device" in caplog.text
-    assert world.bot.service.waiting_count() == 0
+    assert world.bot.ledger.waiting_count() == 0

@@ -10,8 +10,9 @@ import pytest
 from bot_fakes import FakeEngine
 from PIL import Image
 
+from bot.jobs import JobFinished, JobStarted, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult
 from bot.queue import InProcessQueue
-from bot.worker import EngineWorker, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult
+from bot.worker import EngineWorker
 from stylecore.options import StyleOptions
 
 
@@ -36,7 +37,7 @@ def run_one(worker, work, cancel=None):
     done = threading.Event()
     progress: list[WorkProgress] = []
     outcome = []
-    worker.submit(work, cancel=cancel or threading.Event(), on_progress=progress.append,
+    worker.submit(work, cancel=cancel or threading.Event(), on_update=progress.append,
                   on_done=lambda result: (outcome.append(result), done.set()))
     assert done.wait(10)
     return outcome[0], progress
@@ -77,7 +78,7 @@ def test_a_missing_input_fails_the_job_with_a_message(worker, inputs, tmp_path):
     outcome, _ = run_one(worker, item((tmp_path / "gone", inputs[1])))
 
     assert isinstance(outcome, WorkFailed)
-    assert str(outcome) == "the content image: no such file."
+    assert outcome.message == "the content image: no such file."
 
 
 def test_a_set_cancel_event_stops_the_job(worker, inputs):
@@ -91,23 +92,15 @@ def test_a_set_cancel_event_stops_the_job(worker, inputs):
 
 class Events:
     def __init__(self):
-        self.log: list[tuple[str, ...]] = []
+        self.log: list[tuple[str, str]] = []
         self.finished: dict[str, object] = {}
         self.done = asyncio.Event()
 
-    async def job_started(self, job_id):
-        self.log.append(("started", job_id))
-
-    async def job_progress(self, job_id, progress):
-        self.log.append(("progress", job_id))
-
-    async def job_finished(self, job_id, outcome):
-        self.log.append(("finished", job_id))
-        self.finished[job_id] = outcome
-        self.done.set()
-
-    async def queue_changed(self):
-        self.log.append(("changed",))
+    async def on_event(self, event):
+        self.log.append((type(event).__name__, event.job_id))
+        if isinstance(event, JobFinished):
+            self.finished[event.job_id] = event.outcome
+            self.done.set()
 
 
 async def wait_finished(events, count):
@@ -137,7 +130,7 @@ async def test_the_queue_runs_jobs_in_order_and_cancels_waiting_and_running_ones
         await wait_finished(events, 2)
         assert isinstance(events.finished["c"], WorkResult)
         assert not await queue.cancel("b")
-        started = [entry[1] for entry in events.log if entry[0] == "started"]
+        started = [job_id for kind, job_id in events.log if kind == JobStarted.__name__]
         assert started == ["a", "c"]
     finally:
         await queue.close()

@@ -52,14 +52,14 @@ def test_stale_heartbeat_is_unhealthy_even_if_it_said_all_was_well(tmp_path: Pat
     assert "heartbeat is 100s old" in reason
 
 
-def test_silent_executor_is_unhealthy(tmp_path: Path) -> None:
+def test_silent_worker_is_unhealthy(tmp_path: Path) -> None:
     beat = tmp_path / "heartbeat.json"
     write_heartbeat(beat, gateway_connected=True, worker_last_beat=NOW - MAX_AGE - 1, now=NOW)
 
     healthy, reason = check(beat, max_age_s=MAX_AGE, now=NOW)
 
     assert not healthy
-    assert "executor last reported 61s ago" in reason
+    assert "worker last reported 61s ago" in reason
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
-"""Turning a command or a click into a queued job: acknowledge, check everything, accept, show the card.
+"""Intake: a command or a click becomes an accepted, queued job.
 
 Every entry point (/stylize, the "Stylize" message menu, the re-run buttons) defers with an
 ephemeral "thinking" reply within Discord's 3 seconds, so a problem is reported only to the user
-who caused it. Only an accepted job gets a public card.
+who caused it. Intake checks the channel, the cooldown, capacity, the inputs and the parameters;
+then the ledger accepts the job, the owner is answered, the job's public card appears (after the
+private reply, which it would otherwise replace), and the job is queued.
 """
 
 from __future__ import annotations
@@ -13,38 +15,29 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import discord
 
+from .config import Config
+from .cooldowns import Cooldowns
 from .errors import UserError
 from .inputs import ImageInput, read_attachment
-from .jobs import Job, JobParams, JobState, Rerun
+from .jobs import CardRef, Job, JobParams, Rerun
+from .ledger import Ledger, NewJob
 from .params import UserOptions, check_params, resolve_params
-from .service import NewJob, StyleSource
-from .settings import ServerSettings
-from .store import Preset
+from .queue import QueueUnavailable
+from .settings import ServerSettings, load_settings
+from .store import Preset, Store
 
-if TYPE_CHECKING:
-    from .app import StyleBot
-
-log = logging.getLogger("stylebot.submission")
-
-CANCEL_REPLIES = {
-    JobState.CANCELLED: "Cancelled job `{id}`.",
-    JobState.RUNNING: "Job `{id}` is stopping; its card will say when it has.",
-    JobState.DONE: "Too late: job `{id}` finished before it could be stopped.",
-    JobState.FAILED: "Job `{id}` had already failed.",
-}
+log = logging.getLogger("stylebot.intake")
 
 
-class Submissions:
-    def __init__(self, bot: StyleBot) -> None:
-        self.bot = bot
-
-    async def settings_for(self, guild_id: int | None) -> ServerSettings:
-        overrides = await self.bot.store.guild_settings(guild_id) if guild_id is not None else {}
-        return ServerSettings.resolve(self.bot.config, overrides)
+class Intake:
+    def __init__(self, config: Config, store: Store, ledger: Ledger, cooldowns: Cooldowns) -> None:
+        self.config = config
+        self.store = store
+        self.ledger = ledger
+        self.cooldowns = cooldowns
 
     async def stylize(
         self,
@@ -62,14 +55,15 @@ class Submissions:
                 raise UserError("A style is needed: attach a style image (style:) or pick one of the server's "
                                 "presets (preset:).")
             chosen = await self._preset(interaction, preset) if preset else None
-            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0))
+            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0), self.config)
             content_input = await self._read(content, "content")
-            style_inputs: list[StyleSource] = [await self._read(image, role) for role, image in styles]
-            names = [item.name for item in style_inputs if isinstance(item, ImageInput)]
+            checked = [await self._read(image, role) for role, image in styles]
+            style_inputs: list[bytes | Path] = [item.data for item in checked]
+            names = [item.name for item in checked]
             if chosen:
                 style_inputs.append(await _preset_bytes(chosen))
                 names.append(f"preset {chosen.name}")
-            return self._new_job(interaction, params, content_input, content_input.name, style_inputs, names)
+            return self._new_job(interaction, params, content_input.data, content_input.name, style_inputs, names)
 
         return await self._submit(interaction, build)
 
@@ -79,68 +73,43 @@ class Submissions:
 
         async def build(settings: ServerSettings) -> NewJob:
             chosen = await self._preset(interaction, preset)
-            params = resolve_params(UserOptions(), settings, 1)
+            params = resolve_params(UserOptions(), settings, 1, self.config)
             content_input = await self._read(image, "content")
-            return self._new_job(interaction, params, content_input, content_input.name,
+            return self._new_job(interaction, params, content_input.data, content_input.name,
                                  [await _preset_bytes(chosen)], [f"preset {chosen.name}"])
 
         return await self._submit(interaction, build)
 
     async def rerun(self, interaction: discord.Interaction, job_id: str, variant: Rerun) -> Job | None:
         """A re-run button: a new job (owned by whoever clicked) from the same inputs, one thing changed."""
-        store = self.bot.store
+        store = self.store
 
         async def build(settings: ServerSettings) -> NewJob:
-            now = interaction.created_at.timestamp()
-            bucket = self.bot.cooldowns.hit(interaction.user.id, now)
-            if bucket is not None:
-                raise UserError(f"Slow down: you can start another job in {bucket.get_retry_after(now):.0f} s.")
-            parent = await self.bot.service.job(job_id)
+            parent = await self.ledger.job(job_id)
             if parent is None or not await asyncio.to_thread(store.content_path(parent).exists):
-                hours = self.bot.config.storage.retention_hours
+                hours = self.config.storage.retention_hours
                 raise UserError(f"The images of job {job_id} are no longer kept (they are deleted {hours:g} hours "
                                 "after a job ends). Start a new job with /stylize.")
             params = parent.params.rerun(variant)
-            check_params(params, settings)
+            check_params(params, settings, self.config)
             new = self._new_job(interaction, params, store.content_path(parent), parent.content_name,
                                 list(store.style_paths(parent)), list(parent.style_names))
             return replace(new, parent_id=parent.id, variant=variant)
 
         return await self._submit(interaction, build)
 
-    async def cancel(self, interaction: discord.Interaction, job_id: str) -> None:
-        """The Cancel button: the job's owner, or anyone who may manage messages in the channel."""
-        job = await self.bot.service.job(job_id)
-        if job is None:
-            await interaction.response.send_message(f"Job `{job_id}` is no longer known.", ephemeral=True)
-            return
-        if interaction.user.id != job.owner_id and not interaction.permissions.manage_messages:
-            await interaction.response.send_message(
-                f"Only <@{job.owner_id}> or someone with the Manage Messages permission can cancel job `{job_id}`.",
-                ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
-            return
-        if not job.state.active:
-            await interaction.response.send_message(f"Job `{job_id}` already ended ({job.state.value}).",
-                                                    ephemeral=True)
-            return
-        # A running job stops within one iteration, which may take a moment on a big image.
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        state = await self.bot.service.cancel(job_id, by=interaction.user.id)
-        reply = CANCEL_REPLIES.get(state, "Job `{id}` already ended.") if state else "Job `{id}` already ended."
-        await interaction.edit_original_response(content=reply.format(id=job_id))
-
     async def _submit(self, interaction: discord.Interaction,
                       build: Callable[[ServerSettings], Awaitable[NewJob]]) -> Job | None:
         if not interaction.response.is_done():
             await interaction.response.defer(ephemeral=True, thinking=True)
-        service = self.bot.service
         try:
-            settings = await self.settings_for(interaction.guild_id)
+            settings, _ = await load_settings(self.store, self.config, interaction.guild_id)
             _check_channel(interaction, settings)
-            service.check_capacity(interaction.user.id, settings)  # before any download
+            self._check_cooldown(interaction)
+            self.ledger.check_capacity(interaction.user.id, settings.jobs_per_user)  # before any download
             new = await build(settings)
-            job = await service.create_job(new, settings)
-        except UserError as exc:
+            job = await self.ledger.accept(new, jobs_per_user=settings.jobs_per_user)
+        except (UserError, QueueUnavailable) as exc:
             await interaction.edit_original_response(content=f"❌ {exc}")
             return None
         except Exception:
@@ -155,12 +124,20 @@ class Submissions:
         with contextlib.suppress(discord.HTTPException):
             await interaction.edit_original_response(
                 content=f"✅ Queued as job `{job.id}`; its card is below. /queue shows your jobs.")
-        await service.post_card(interaction, job)
-        await service.enqueue(job)
+        await self.ledger.announce(job.id)
+        await self.ledger.enqueue(job)
         return job
 
-    def _new_job(self, interaction: discord.Interaction, params: JobParams, content: ImageInput | Path,
-                 content_name: str, styles: list[StyleSource], style_names: list[str]) -> NewJob:
+    def _check_cooldown(self, interaction: discord.Interaction) -> None:
+        now = interaction.created_at.timestamp()
+        bucket = self.cooldowns.hit(interaction.user.id, now)
+        if bucket is not None:
+            raise UserError(f"Slow down: you can start another job in {bucket.get_retry_after(now):.0f} s.")
+
+    def _new_job(self, interaction: discord.Interaction, params: JobParams, content: bytes | Path,
+                 content_name: str, styles: list[bytes | Path], style_names: list[str]) -> NewJob:
+        # The card begins as a follow-up of this interaction; the publisher posts it.
+        card = CardRef(interaction.application_id, interaction.token, None, interaction.created_at.timestamp())
         return NewJob(
             owner_id=interaction.user.id,
             guild_id=interaction.guild_id,
@@ -168,20 +145,21 @@ class Submissions:
             params=params,
             content=content,
             content_name=content_name,
-            styles=styles,
+            styles=tuple(styles),
             style_names=tuple(style_names),
             filesize_limit=interaction.filesize_limit,
+            card=card,
         )
 
     async def _read(self, attachment: discord.Attachment, role: str) -> ImageInput:
-        limits = self.bot.config.limits
+        limits = self.config.limits
         return await read_attachment(attachment, role=role, max_bytes=limits.max_attachment_bytes,
                                      max_pixels=limits.max_pixels)
 
     async def _preset(self, interaction: discord.Interaction, name: str) -> Preset:
         if interaction.guild_id is None:
             raise UserError("Presets belong to servers; in DMs, attach a style image instead.")
-        preset = await self.bot.store.preset(interaction.guild_id, name)
+        preset = await self.store.preset(interaction.guild_id, name)
         if preset is None:
             raise UserError(f"This server has no preset named “{discord.utils.escape_markdown(name)}”; "
                             "/stylepreset list shows them.")

@@ -1,0 +1,52 @@
+"""Housekeeping: resume after a restart, keep cards alive and results on their way, apply retention."""
+
+from __future__ import annotations
+
+import logging
+
+from .ledger import Clock, Ledger, Snapshot
+from .publisher import Publisher
+from .store import Store
+
+log = logging.getLogger("stylebot.housekeeping")
+
+#: How often cards near the interaction-token limit are moved and undelivered results retried.
+HOUSEKEEPING_S = 30.0
+#: How often finished jobs past their retention are looked for.
+RETENTION_SWEEP_S = 600.0
+
+
+class Housekeeping:
+    def __init__(self, ledger: Ledger, publisher: Publisher, store: Store, *, clock: Clock,
+                 retention_hours: float) -> None:
+        self.ledger = ledger
+        self.publisher = publisher
+        self.store = store
+        self.clock = clock
+        self.retention_s = retention_hours * 3600
+        self._last_sweep: float | None = None
+
+    def _cutoff(self) -> float:
+        return self.clock() - self.retention_s
+
+    async def resume(self) -> None:
+        """What the last run left: queued jobs go back in the queue, undelivered results to the publisher."""
+        await self.ledger.resume()
+        cutoff = self._cutoff()
+        for job in await self.store.undelivered_results():
+            if (job.finished_at or 0) >= cutoff:  # older ones are given up (and swept)
+                self.publisher.job_ended(Snapshot(job=job, result=await self.store.read_result(job)))
+
+    async def run(self) -> None:
+        """One round: move cards before their token expires, retry final cards, sweep old jobs' files."""
+        cutoff = self._cutoff()
+        self.publisher.hand_over_due(self.ledger.active_jobs())
+        self.publisher.retry_finals(give_up_before=cutoff)
+        now = self.clock()
+        if self._last_sweep is not None and now - self._last_sweep < RETENTION_SWEEP_S:
+            return
+        self._last_sweep = now
+        for job in await self.store.finished_before(cutoff):
+            if not self.publisher.holds(job.id):
+                await self.store.delete_job(job.id)
+                log.info("job %s: inputs deleted after the retention time", job.id)
