@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +20,12 @@ from .logs import setup_logging
 if TYPE_CHECKING:
     from .app import StyleBot
 
+log = logging.getLogger("stylebot")
+
 DEFAULT_CONFIG = "config.toml"
+#: Waits between attempts to reach Discord: doubling from the first, capped.
+RETRY_FIRST_S = 5.0
+RETRY_MAX_S = 300.0
 EXIT_USAGE = 2
 #: Docker's HEALTHCHECK knows 0 (healthy) and 1 (unhealthy) only; it reserves 2.
 EXIT_UNHEALTHY = 1
@@ -102,14 +110,43 @@ def run(config: Config, token: str) -> int:
     except MetricsError as exc:  # e.g. the port is taken
         print(f"stylebot: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        pass  # Ctrl-C / SIGINT (the Docker image's stop signal): the bot already closed
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass  # SIGINT (Ctrl-C, the Docker image's stop signal) or SIGTERM: the bot already closed
     return 0
 
 
 async def _serve(bot: StyleBot, token: str) -> None:
-    async with bot:
-        await bot.start(token)
+    main = asyncio.current_task()
+    assert main is not None
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows' loop
+        # SIGTERM (a plain `docker stop`) stops as cleanly as SIGINT: closing the bot joins the engine thread.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+    async with bot:  # leaving it closes the bot, whatever stopped it
+        await login_with_retry(bot, token)
+        await bot.connect()
+
+
+async def login_with_retry(bot: StyleBot, token: str, *, first_delay: float = RETRY_FIRST_S,
+                           max_delay: float = RETRY_MAX_S) -> None:
+    """Log in, waiting and trying again while Discord cannot be reached; a rejected token raises at once.
+
+    Once logged in, discord.py's own `connect` reconnects the gateway with backoff.
+    """
+    import aiohttp
+    import discord
+
+    delay = first_delay
+    while True:
+        try:
+            await bot.login(token)
+            return
+        except (OSError, aiohttp.ClientError, TimeoutError, discord.DiscordServerError) as exc:
+            log.warning("cannot reach Discord (%s); retrying in %g s", exc, delay)
+        # The failed attempt's HTTP session closed with its connector: the next login makes both anew.
+        await bot.http.close()
+        bot.http.connector = discord.utils.MISSING
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,11 @@ def parse_level(level: str) -> int:
     return value
 
 
+def _not_voice_noise(record: logging.LogRecord) -> bool:
+    """discord.py warns at start-up that PyNaCl and davey are missing; this bot has no voice."""
+    return not (record.name == "discord.client" and "voice will NOT be supported" in record.getMessage())
+
+
 def setup_logging(
     level: str,
     *,
@@ -94,6 +99,7 @@ def setup_logging(
         root.removeHandler(handler)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(RedactingFormatter(redactor))
+    handler.addFilter(_not_voice_noise)
     root.addHandler(handler)
     root.setLevel(numeric_level)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -137,3 +138,47 @@ def test_a_metrics_port_in_use_stops_the_bot_with_exit_2_before_discord(tmp_path
     assert code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"stylebot: [metrics] cannot listen on 127.0.0.1:{port}: Address already in use")
+
+
+async def test_while_discord_cannot_be_reached_login_retries_with_one_line_each_and_backing_off(
+        tmp_path, monkeypatch, caplog):
+    from bot_fakes import FakeEngine
+
+    from bot.__main__ import login_with_retry
+    from bot.app import create_bot
+    from bot.config import Config
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused, as with the network down
+    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{closed.getsockname()[1]}/api/v10")
+    bot = create_bot(Config().with_values(storage={"data_dir": str(tmp_path / "data")}), engine=FakeEngine())
+    try:
+        with caplog.at_level(logging.INFO, logger="stylebot"):
+            attempts = asyncio.create_task(login_with_retry(bot, TOKEN, first_delay=0.05, max_delay=0.2))
+            deadline = time.monotonic() + 20
+            while len([r for r in caplog.records if r.name == "stylebot"]) < 4 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert not attempts.done()  # still trying: a network outage is not fatal
+            attempts.cancel()
+    finally:
+        closed.close()
+        await bot.http.close()
+
+    lines = [r for r in caplog.records if r.name == "stylebot"][:4]
+    assert all(r.getMessage().startswith("cannot reach Discord (Cannot connect to host 127.0.0.1") for r in lines)
+    assert [r.getMessage().rsplit(" ", 2)[-2] for r in lines] == ["0.05", "0.1", "0.2", "0.2"]  # capped
+    assert all(r.exc_info is None for r in lines) and TOKEN not in caplog.text
+
+
+def test_the_voice_support_warnings_are_not_logged(tmp_path):
+    import io
+
+    from bot.logs import setup_logging
+
+    stream = io.StringIO()
+    setup_logging("INFO", stream=stream)
+    logging.getLogger("discord.client").warning("PyNaCl is not installed, voice will NOT be supported")
+    logging.getLogger("discord.client").warning("davey is not installed, voice will NOT be supported")
+    logging.getLogger("discord.client").warning("something else")
+
+    assert stream.getvalue().count("\n") == 1 and "something else" in stream.getvalue()
