@@ -15,8 +15,7 @@ from typing import Literal
 
 import discord
 
-from .jobs import Job, JobParams, JobState
-from .ledger import Snapshot
+from .jobs import Job, JobParams, JobState, Snapshot
 
 COLOURS = {
     JobState.QUEUED: discord.Colour.light_grey(),

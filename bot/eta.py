@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
-from .jobs import JobParams
+from .jobs import Job, JobParams, JobState
+from .live import LiveJob
+from .messages import WorkProgress
+from .queue import JobQueue
 
 #: Weight of the newest job in the running average.
 SMOOTHING = 0.3
@@ -29,26 +32,42 @@ class EtaModel:
         previous = self.seconds_per_unit
         self.seconds_per_unit = rate if previous is None else SMOOTHING * rate + (1 - SMOOTHING) * previous
 
+    def remaining(self, job: Job, progress: WorkProgress | None, now: float) -> float | None:
+        """Seconds left for a queued or running job: the worker's own estimate, else the model's."""
+        if progress is not None and progress.eta is not None:
+            return progress.eta
+        estimate = self.estimate(job.params)
+        if estimate is None or job.started_at is None:
+            return estimate
+        return max(0.0, estimate - (now - job.started_at))
+
     def estimate(self, params: JobParams) -> float | None:
         if self.seconds_per_unit is None:
             return None
         return self.seconds_per_unit * self._units(params.iterations, params.size)
 
 
-def queue_eta(job_id: str, running: list[str], waiting: list[str], workers: int,
-              remaining: Callable[[str], float | None]) -> float | None:
-    """Seconds until a waiting job is done: the running jobs and those ahead of it, shared by the workers.
+def job_eta(job_id: str, live: Mapping[str, LiveJob], queue: JobQueue, durations: EtaModel,
+            now: float) -> float | None:
+    """Seconds until a job is done: its own remaining time, plus, while it waits, the running jobs' and
+    those ahead of it, shared by the workers. None while any of them has no estimate yet."""
 
-    None when any of them has no estimate yet, or the job is not waiting.
-    """
+    def remaining(other: str) -> float | None:
+        held = live.get(other)
+        return durations.remaining(held.job, held.progress, now) if held else None
+
+    held = live.get(job_id)
+    if held is None or held.job.state is JobState.RUNNING:
+        return remaining(job_id)
+    waiting = queue.waiting()
     if job_id not in waiting:
         return None
     total = 0.0
-    for other in [*running, *waiting[: waiting.index(job_id) + 1]]:
+    for other in [*queue.running(), *waiting[: waiting.index(job_id) + 1]]:
         part = remaining(other)
         if part is None:
             return None
         total += part
     own = remaining(job_id) or 0.0
     # With several workers the work ahead is shared; the job's own run is not.
-    return (total - own) / max(1, workers) + own
+    return (total - own) / max(1, queue.workers_online()) + own

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from .ledger import Clock, Ledger, Snapshot
+from .jobs import Clock, JobState, Snapshot
+from .ledger import Ledger
 from .publisher import Publisher
 from .store import Store
 
@@ -30,8 +31,19 @@ class Housekeeping:
         return self.clock() - self.retention_s
 
     async def resume(self) -> None:
-        """What the last run left: queued jobs go back in the queue, undelivered results to the publisher."""
-        await self.ledger.resume()
+        """What the last run left: queued jobs go back in the queue (an interrupted one first), undelivered
+        results to the publisher."""
+        active = await self.store.active_jobs()
+        active.sort(key=lambda job: (job.state is not JobState.RUNNING, job.seq or 0))
+        for job in active:
+            if job.state is JobState.RUNNING:
+                job.state, job.started_at = JobState.QUEUED, None
+                await self.store.save_job(job)
+        self.ledger.restore(active)
+        for job in active:
+            await self.ledger.enqueue(job)
+        if active:
+            log.info("resumed %d queued job(s) after a restart", len(active))
         cutoff = self._cutoff()
         for job in await self.store.undelivered_results():
             if (job.finished_at or 0) >= cutoff:  # older ones are given up (and swept)

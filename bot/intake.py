@@ -22,8 +22,8 @@ from .config import Config
 from .cooldowns import Cooldowns
 from .errors import UserError
 from .inputs import ImageInput, read_attachment
-from .jobs import CardRef, Job, JobParams, Rerun
-from .ledger import Ledger, NewJob
+from .jobs import CardRef, Job, JobParams, NewJob, Rerun
+from .ledger import Ledger
 from .params import UserOptions, check_params, resolve_params
 from .queue import QueueUnavailable
 from .settings import ServerSettings, load_settings
@@ -106,9 +106,10 @@ class Intake:
             settings, _ = await load_settings(self.store, self.config, interaction.guild_id)
             _check_channel(interaction, settings)
             self._check_cooldown(interaction)
-            self.ledger.check_capacity(interaction.user.id, settings.jobs_per_user)  # before any download
+            self._check_capacity(interaction.user.id, settings)  # before any download
             new = await build(settings)
-            job = await self.ledger.accept(new, jobs_per_user=settings.jobs_per_user)
+            self._check_capacity(interaction.user.id, settings)  # again: the downloads took time
+            job = await self.ledger.accept(new)
         except (UserError, QueueUnavailable) as exc:
             await interaction.edit_original_response(content=f"❌ {exc}")
             return None
@@ -127,6 +128,17 @@ class Intake:
         await self.ledger.announce(job.id)
         await self.ledger.enqueue(job)
         return job
+
+    def _check_capacity(self, user_id: int, settings: ServerSettings) -> None:
+        if not self.ledger.queue_available():
+            raise QueueUnavailable("The job queue is unavailable right now; please try again in a minute.")
+        waiting = self.ledger.waiting_count()
+        if waiting >= self.config.limits.queue_max:
+            raise UserError(f"The queue is full ({waiting} jobs waiting). Please try again in a few minutes.")
+        mine = len(self.ledger.user_jobs(user_id))
+        if mine >= settings.jobs_per_user:
+            raise UserError(f"You already have {mine} job(s) queued or running; the limit is "
+                            f"{settings.jobs_per_user}. Wait for one to finish, or cancel one (see /queue).")
 
     def _check_cooldown(self, interaction: discord.Interaction) -> None:
         now = interaction.created_at.timestamp()

@@ -1,14 +1,9 @@
-"""The job model, and every message that crosses the queue between the bot and a worker.
-
-A job flows one way: intake -> ledger -> queue -> worker, and the worker's messages (`WorkProgress`,
-`WorkRetry`, then one `Outcome`) flow back through the queue to the ledger as `JobEvent`s. The
-messages hold only small, copied data (paths, options, encoded images), so a queue can carry them
-to and from another process.
-"""
+"""The job model: what a user asked for, where it stands, where its card lives, and what its card shows."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -17,12 +12,16 @@ from typing import Any
 from stylecore.options import ColorMode, OptimizerName, StyleOptions
 
 from .limits import ADAM_DEFAULTS, MAX_SEED, STYLE_STRENGTH
+from .messages import WorkProgress, WorkResult
 
 #: The engine reports progress about this many times per job...
 PROGRESS_TICKS = 100
 #: ...and attaches a preview image about this many times.
 PREVIEW_TICKS = 20
 JOB_ID_PATTERN = r"[0-9a-f]{8}"
+
+Clock = Callable[[], float]
+"""Wall-clock epoch seconds, as Discord sees them (simcord's virtual clock in tests): a job's times."""
 
 
 class JobState(StrEnum):
@@ -155,6 +154,12 @@ class ResultInfo:
     size: int
     """The size actually used: smaller than asked when an out-of-memory retry shrank it."""
 
+    @classmethod
+    def of(cls, job: Job, result: WorkResult) -> ResultInfo:
+        return cls(seed=result.options.seed or job.params.seed, iterations=result.iterations, elapsed=result.elapsed,
+                   width=result.width, height=result.height, stopped=result.stopped, device=result.device,
+                   file_name=f"stylized-{job.id}.{result.extension}", size=result.options.size)
+
 
 @dataclass
 class Job:
@@ -189,96 +194,36 @@ def new_seed() -> int:
     return secrets.randbelow(MAX_SEED + 1)
 
 
-# -- what crosses the queue --------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewJob:
+    """A job about to be accepted: who asked, where, with what. Inputs are bytes (uploads) or paths (re-runs)."""
+
+    owner_id: int
+    guild_id: int | None
+    channel_id: int
+    params: JobParams
+    content: bytes | Path
+    content_name: str
+    styles: tuple[bytes | Path, ...]
+    style_names: tuple[str, ...]
+    filesize_limit: int
+    card: CardRef | None = None
+    parent_id: str | None = None
+    variant: Rerun | None = None
 
 
 @dataclass(frozen=True)
-class WorkItem:
-    """A job as a worker sees it: where its inputs are and exactly what to run."""
+class Snapshot:
+    """Everything a job's card shows, as of one moment."""
 
-    job_id: str
-    content: Path
-    styles: tuple[Path, ...]
-    options: StyleOptions
-    max_result_bytes: int
-    max_pixels: int
-    guild_id: int | None = None
-    """Whose turn it is: the queue serves servers, then users, in rotation."""
-    owner_id: int = 0
-
-
-@dataclass(frozen=True)
-class WorkProgress:
-    iteration: int
-    total: int
-    scale: int
-    scales: int
-    width: int
-    height: int
-    elapsed: float
-    eta: float | None
+    job: Job
+    position: int | None = None
+    """1-based place in the waiting line; None when not waiting."""
+    eta: float | None = None
+    """Seconds until the job is expected to finish."""
+    progress: WorkProgress | None = None
     preview: bytes | None = None
-    """JPEG, small enough for a card."""
-
-
-@dataclass(frozen=True)
-class WorkRetry:
-    """The device ran out of memory; the job runs again from the start at a smaller size."""
-
-    size: int
-    smaller: int
-
-    @property
-    def message(self) -> str:
-        return f"The GPU ran out of memory at {self.size} px; retrying at {self.smaller} px."
-
-
-@dataclass(frozen=True)
-class WorkResult:
-    image: bytes
-    extension: str
-    width: int
-    height: int
-    options: StyleOptions
-    """The options used: seed filled in, size smaller than asked after an out-of-memory retry."""
-    iterations: int
-    elapsed: float
-    stopped: str
-    device: str
-
-
-@dataclass(frozen=True)
-class WorkFailed:
-    message: str
-    """A complete sentence for the user."""
-
-
-@dataclass(frozen=True)
-class WorkCancelled:
-    """The job's cancel event was set and the engine stopped."""
-
-
-Outcome = WorkResult | WorkFailed | WorkCancelled
-WorkUpdate = WorkProgress | WorkRetry
-
-
-@dataclass(frozen=True)
-class JobStarted:
-    job_id: str
-    worker: str
-    """Which worker runs it: the card says when a job moves to another one."""
-
-
-@dataclass(frozen=True)
-class JobUpdated:
-    job_id: str
-    update: WorkUpdate
-
-
-@dataclass(frozen=True)
-class JobFinished:
-    job_id: str
-    outcome: Outcome
-
-
-JobEvent = JobStarted | JobUpdated | JobFinished
+    note: str | None = None
+    """Something the owner should know: a retry at a smaller size, a move to another worker."""
+    result: bytes | None = None
+    restarted: bool = False

@@ -21,30 +21,17 @@ from typing import Protocol
 import discord
 from discord.utils import MISSING
 
-from .buttons import card_view
+from .card_messages import HANDOVER_AFTER_S, NO_MENTIONS, TOKEN_LIFETIME_S, send_own, token_expired, view_of
 from .cards import Card, moved_card, render
-from .jobs import CardRef, Job, JobState
-from .ledger import Clock, Snapshot
+from .jobs import CardRef, Clock, Job, JobState, Snapshot
 from .store import Store
 
 log = logging.getLogger("stylebot.publisher")
-
-TOKEN_LIFETIME_S = 15 * 60
-#: Move cards with two minutes to spare: a waiting job's card may not be edited for a while.
-HANDOVER_AFTER_S = 13 * 60
-#: (HTTP status, Discord error code) pairs that mean "this interaction token is no longer valid".
-EXPIRED_TOKEN_ERRORS = {(401, 50027), (404, 10015)}
-NO_MENTIONS = discord.AllowedMentions.none()
-
 
 class SnapshotSource(Protocol):
     """The ledger, as the publisher sees it: read-only."""
 
     def snapshot(self, job_id: str) -> Snapshot | None: ...
-
-
-def token_expired(error: discord.HTTPException) -> bool:
-    return (error.status, error.code) in EXPIRED_TOKEN_ERRORS
 
 
 class Publisher:
@@ -208,7 +195,7 @@ class Publisher:
         try:
             message = await self._webhook(ref).send(
                 content=card.content or MISSING, embed=card.embed, files=card.files(), allowed_mentions=NO_MENTIONS,
-                view=_view(job, card) or MISSING, wait=True)
+                view=view_of(job, card) or MISSING, wait=True)
         except discord.HTTPException as exc:
             log.warning("could not post the card of job %s as a reply (%s); posting it in the channel", job.id, exc)
             self._refs[job.id] = None
@@ -220,7 +207,7 @@ class Publisher:
         assert ref.message_id is not None
         # attachments= replaces the old preview (or removes it); view=None removes old buttons.
         await self._webhook(ref).edit_message(ref.message_id, content=card.content, embed=card.embed,
-                                              attachments=card.files(), view=_view(job, card),
+                                              attachments=card.files(), view=view_of(job, card),
                                               allowed_mentions=NO_MENTIONS)
 
     async def _edit_own(self, job: Job, ref: CardRef, card: Card) -> None:
@@ -228,13 +215,13 @@ class Publisher:
         message = self.client.get_partial_messageable(ref.moved_channel_id).get_partial_message(ref.moved_message_id)
         try:
             await message.edit(content=card.content, embed=card.embed, attachments=card.files(),
-                               view=_view(job, card), allowed_mentions=NO_MENTIONS)
+                               view=view_of(job, card), allowed_mentions=NO_MENTIONS)
         except discord.NotFound:
             await self._move(job, card)  # someone deleted the card: post a fresh one
 
     async def _move(self, job: Job, card: Card) -> None:
         """Continue the card in a message sent with the bot's own token (channel first, then DMs)."""
-        message = await self._send_own(job, card)
+        message = await send_own(self.client, job, card)
         old = self.card_ref(job)
         if old is None or old.message_id is None:
             self._refs[job.id] = CardRef(0, None, None, 0.0, message.channel.id, message.id)
@@ -244,22 +231,3 @@ class Publisher:
             # Best effort: point the old card at the new message, and take its buttons away.
             with contextlib.suppress(discord.HTTPException):
                 await self._edit_interaction(job, old, moved_card(job, message.jump_url))
-
-    async def _send_own(self, job: Job, card: Card) -> discord.Message:
-        channel: discord.abc.Messageable = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        try:
-            return await _send(channel, job, card)
-        except (discord.Forbidden, discord.NotFound) as exc:
-            log.info("job %s: cannot post in channel %s (%s); sending the card by DM",
-                     job.id, job.channel_id, exc.status)
-        user = self.client.get_user(job.owner_id) or await self.client.fetch_user(job.owner_id)
-        return await _send(user, job, card)
-
-
-def _view(job: Job, card: Card) -> discord.ui.View | None:
-    return card_view(job.id, job.params, card.buttons)
-
-
-async def _send(target: discord.abc.Messageable, job: Job, card: Card) -> discord.Message:
-    return await target.send(content=card.content, embed=card.embed, files=card.files(),
-                             allowed_mentions=NO_MENTIONS, view=_view(job, card) or MISSING)

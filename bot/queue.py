@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from .fairness import FairLine
-from .jobs import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkItem, WorkUpdate
+from .messages import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkItem, WorkUpdate
 from .worker import EngineWorker
 
 log = logging.getLogger("stylebot.queue")

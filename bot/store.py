@@ -21,47 +21,8 @@ from typing import Any
 
 import aiosqlite
 
-from .jobs import CardRef, Job, JobParams, JobState, Rerun, ResultInfo
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS guild_settings (
-    guild_id INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (guild_id, key)
-);
-CREATE TABLE IF NOT EXISTS presets (
-    guild_id INTEGER NOT NULL,
-    name TEXT NOT NULL COLLATE NOCASE,
-    file TEXT NOT NULL,
-    added_by INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (guild_id, name)
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    owner_id INTEGER NOT NULL,
-    guild_id INTEGER,
-    channel_id INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    params TEXT NOT NULL,
-    content_name TEXT NOT NULL,
-    style_names TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    filesize_limit INTEGER NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    error TEXT,
-    result TEXT,
-    delivered INTEGER NOT NULL DEFAULT 0,
-    parent_id TEXT,
-    variant TEXT,
-    cancelled_by INTEGER,
-    card TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
-"""
+from .jobs import CardRef, Job
+from .store_rows import SCHEMA, card_json, job_from_row
 
 
 @dataclass(frozen=True)
@@ -204,7 +165,7 @@ class Store:
             "created_at, filesize_limit, parent_id, variant, card) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (job.id, job.owner_id, job.guild_id, job.channel_id, job.state.value, json.dumps(job.params.to_json()),
              job.content_name, json.dumps(job.style_names), job.created_at, job.filesize_limit, job.parent_id,
-             job.variant.value if job.variant else None, _card_json(job.card)),
+             job.variant.value if job.variant else None, card_json(job.card)),
         )
         await self.db.commit()
         job.seq = cursor.lastrowid
@@ -231,7 +192,7 @@ class Store:
 
     async def save_card(self, job_id: str, card: CardRef) -> None:
         """Where the job's card lives now (the publisher's record)."""
-        await self.db.execute("UPDATE jobs SET card = ? WHERE id = ?", (_card_json(card), job_id))
+        await self.db.execute("UPDATE jobs SET card = ? WHERE id = ?", (card_json(card), job_id))
         await self.db.commit()
 
     async def mark_delivered(self, job_id: str) -> None:
@@ -242,7 +203,7 @@ class Store:
     async def job(self, job_id: str) -> Job | None:
         async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as rows:
             row = await rows.fetchone()
-        return _job(row) if row else None
+        return job_from_row(row) if row else None
 
     async def active_jobs(self) -> list[Job]:
         """Queued and running jobs, oldest first."""
@@ -265,38 +226,7 @@ class Store:
 
     async def _jobs(self, query: str, args: tuple[Any, ...] = ()) -> list[Job]:
         async with self.db.execute(query, args) as rows:
-            return [_job(row) async for row in rows]
-
-
-def _job(row: aiosqlite.Row) -> Job:
-    result = json.loads(row["result"]) if row["result"] else None
-    card = json.loads(row["card"]) if row["card"] else None
-    return Job(
-        id=row["id"],
-        owner_id=row["owner_id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        params=JobParams.from_json(json.loads(row["params"])),
-        content_name=row["content_name"],
-        style_names=tuple(json.loads(row["style_names"])),
-        created_at=row["created_at"],
-        filesize_limit=row["filesize_limit"],
-        state=JobState(row["state"]),
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        error=row["error"],
-        result=ResultInfo(**result) if result else None,
-        delivered=bool(row["delivered"]),
-        parent_id=row["parent_id"],
-        variant=Rerun(row["variant"]) if row["variant"] else None,
-        cancelled_by=row["cancelled_by"],
-        card=CardRef(**card) if card else None,
-        seq=row["seq"],
-    )
-
-
-def _card_json(card: CardRef | None) -> str | None:
-    return json.dumps(asdict(card)) if card else None
+            return [job_from_row(row) async for row in rows]
 
 
 def _write_file(path: Path, data: bytes) -> None:

@@ -9,13 +9,17 @@ from discord import app_commands
 
 log = logging.getLogger("stylebot.commands")
 
+#: Discord's own names, where they differ from the API's ("Manage Server", not "Manage Guild").
+PERMISSION_NAMES = {"manage_guild": "Manage Server"}
+
 
 class StyleTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if isinstance(error, app_commands.CommandOnCooldown):
             message = f"Slow down: you can use this again in {error.retry_after:.0f} s."
         elif isinstance(error, app_commands.MissingPermissions):
-            needed = ", ".join(name.replace("_", " ").title() for name in error.missing_permissions)
+            needed = ", ".join(PERMISSION_NAMES.get(name, name.replace("_", " ").title())
+                               for name in error.missing_permissions)
             message = f"You need the {needed} permission for this."
         elif isinstance(error, app_commands.NoPrivateMessage):
             message = "This command only works in a server."

@@ -23,8 +23,8 @@ from stylecore.images import encode_image, load_image
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
 
-from .jobs import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult, WorkRetry, WorkUpdate
 from .limits import SIZE
+from .messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult, WorkRetry, WorkUpdate
 
 log = logging.getLogger("stylebot.worker")
 

@@ -12,7 +12,7 @@ from discord.ext import commands
 from ..config import Config
 from ..errors import UserError
 from ..inputs import read_attachment
-from ..ledger import Clock
+from ..jobs import Clock
 from ..store import Store
 
 #: A select menu (the "Stylize" message menu) holds at most 25 options.

@@ -46,7 +46,7 @@ async def test_settings_are_refused_at_run_time_when_a_server_shows_them_to_memb
     result = await world.alice.slash(world.channel, "stylesettings set", key="size", value="128")
 
     simcord.assert_error(world.env, app_commands.MissingPermissions)
-    assert result.ephemeral and result.response.content == "You need the Manage Guild permission for this."
+    assert result.ephemeral and result.response.content == "You need the Manage Server permission for this."
     assert await world.bot.store.guild_settings(world.guild.id) == {}
 
 
@@ -189,7 +189,7 @@ async def test_members_cannot_add_or_remove_presets(world):
     removed = await world.alice.slash(world.channel, "stylepreset remove", name="Monet")
 
     assert [error.__class__ for error in world.env.errors] == [app_commands.MissingPermissions] * 2
-    assert added.response.content == removed.response.content == "You need the Manage Guild permission for this."
+    assert added.response.content == removed.response.content == "You need the Manage Server permission for this."
     assert [p.name for p in await world.bot.store.presets(world.guild.id)] == ["Monet"]
 
 

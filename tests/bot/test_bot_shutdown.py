@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     torch.set_num_threads(1)
     from pathlib import Path
     from stylecore import Engine, StyleOptions
-    from bot.jobs import WorkItem
+    from bot.messages import WorkItem
     from bot.queue import InProcessQueue
     from bot.worker import EngineWorker
 

@@ -10,7 +10,7 @@ import pytest
 from bot_fakes import FakeEngine
 from PIL import Image
 
-from bot.jobs import JobFinished, JobStarted, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult
+from bot.messages import JobFinished, JobStarted, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult
 from bot.queue import InProcessQueue
 from bot.worker import EngineWorker
 from stylecore.options import StyleOptions

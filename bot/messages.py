@@ -1,0 +1,106 @@
+"""Every message that crosses the queue, between the bot and a worker (in this process or another).
+
+A job goes to a worker as a `WorkItem`; the worker answers with updates (`WorkProgress`, an
+out-of-memory `WorkRetry`) and one `Outcome`, which the queue hands to the ledger as `JobEvent`s.
+They hold only small, copied data (paths, options, encoded images), so a queue can carry them
+to and from another machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stylecore.options import StyleOptions
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A job as a worker sees it: where its inputs are and exactly what to run."""
+
+    job_id: str
+    content: Path
+    styles: tuple[Path, ...]
+    options: StyleOptions
+    max_result_bytes: int
+    max_pixels: int
+    guild_id: int | None = None
+    """Whose turn it is: the queue serves servers, then users, in rotation."""
+    owner_id: int = 0
+
+
+@dataclass(frozen=True)
+class WorkProgress:
+    iteration: int
+    total: int
+    scale: int
+    scales: int
+    width: int
+    height: int
+    elapsed: float
+    eta: float | None
+    preview: bytes | None = None
+    """JPEG, small enough for a card."""
+
+
+@dataclass(frozen=True)
+class WorkRetry:
+    """The device ran out of memory; the job runs again from the start at a smaller size."""
+
+    size: int
+    smaller: int
+
+    @property
+    def message(self) -> str:
+        return f"The GPU ran out of memory at {self.size} px; retrying at {self.smaller} px."
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    image: bytes
+    extension: str
+    width: int
+    height: int
+    options: StyleOptions
+    """The options used: seed filled in, size smaller than asked after an out-of-memory retry."""
+    iterations: int
+    elapsed: float
+    stopped: str
+    device: str
+
+
+@dataclass(frozen=True)
+class WorkFailed:
+    message: str
+    """A complete sentence for the user."""
+
+
+@dataclass(frozen=True)
+class WorkCancelled:
+    """The job's cancel event was set and the engine stopped."""
+
+
+Outcome = WorkResult | WorkFailed | WorkCancelled
+WorkUpdate = WorkProgress | WorkRetry
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    job_id: str
+    worker: str
+    """Which worker runs it: the card says when a job moves to another one."""
+
+
+@dataclass(frozen=True)
+class JobUpdated:
+    job_id: str
+    update: WorkUpdate
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    job_id: str
+    outcome: Outcome
+
+
+JobEvent = JobStarted | JobUpdated | JobFinished
