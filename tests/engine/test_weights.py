@@ -1,4 +1,4 @@
-"""Weight sources load, and each normalisation is the exact inverse of itself and matches the reference."""
+"""Weight sources load, each normalisation round-trips, and the network matches the reference."""
 
 from __future__ import annotations
 
@@ -107,14 +107,3 @@ def test_torchvision_offline_gives_clear_error_naming_caffe(monkeypatch, tmp_pat
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(WeightsUnavailableError, match="caffe"):
         load_weights("torchvision")
-
-
-@pytest.mark.parametrize("norm", [CAFFE_NORMALIZATION, TORCHVISION_NORMALIZATION], ids=["caffe", "torchvision"])
-def test_the_network_applies_exactly_its_weights_normalization(norm) -> None:
-    caffe = load_weights("caffe")
-    model = VGG19Features(type(caffe)(convs=caffe.convs, normalization=norm, source="test"))
-    pixels = torch.rand(1, 3, 8, 8) * 255
-    with torch.no_grad():
-        inside = model(pixels, ["relu1_1"])["relu1_1"]
-        by_hand = torch.relu(model.convs[0](norm.to_network(pixels)))
-    torch.testing.assert_close(inside, by_hand)
