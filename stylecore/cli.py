@@ -27,6 +27,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: the message names the flag (StyleOptions would name its own field)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = StyleOptions()
     p = _Parser(prog="stylecore", description="Paint CONTENT in the style of STYLE image(s) (Gatys et al., VGG-19).",
@@ -64,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--content-layer", default=defaults.content_layer)
     g.add_argument("--style-layers", nargs="+", default=list(defaults.style_layers), metavar="LAYER")
     g = p.add_argument_group("output and hardware")
-    g.add_argument("--save-every", type=int, metavar="N",
+    g.add_argument("--save-every", type=positive_int, metavar="N",
                    help="also write the image every N iterations, as OUT_0100.png and so on")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -110,8 +118,6 @@ def _run(args: argparse.Namespace) -> int:
     ).validated()
     if args.style_weights and len(args.style_weights) != len(args.styles):
         raise OptionsError(f"--style-weights needs {len(args.styles)} value(s), one per style image")
-    if args.save_every is not None and args.save_every < 1:
-        raise OptionsError("--save-every must be at least 1")
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     output.parent.mkdir(parents=True, exist_ok=True)
