@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from tqdm import tqdm
 
@@ -17,13 +17,17 @@ from .engine import Engine
 from .errors import ImageError, OptionsError, StyleCoreError, WeightsUnavailableError
 from .images import load_image, save_image
 from .options import COLOR_MODES, OPTIMIZERS, POOLINGS, PRECISIONS, StyleOptions
-from .records import Progress
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .records import Progress
 
 EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own message, but one line and our exit code
+    def error(self, message: str) -> NoReturn:  # argparse's own message, but one line and our exit code
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 

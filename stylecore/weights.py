@@ -120,12 +120,13 @@ def _torchvision_state() -> dict[str, torch.Tensor]:
             "or use --weights caffe, which works offline"
         ) from None
     try:
-        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+        state: dict[str, torch.Tensor] = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
     except Exception as exc:  # noqa: BLE001 - URLError, socket errors, HTTP errors, bad downloads
         raise WeightsUnavailableError(
             f"cannot download torchvision's VGG-19 weights ({exc}); they are fetched once and cached, "
             "so the first run needs internet. Use --weights caffe to work offline."
         ) from None
+    return state
 
 
 def _from_state(state: dict[str, torch.Tensor], source: str) -> VGGWeights:
@@ -149,7 +150,7 @@ def _from_state(state: dict[str, torch.Tensor], source: str) -> VGGWeights:
         )
     if len(convs) != len(CONV_CHANNELS):
         raise WeightsUnavailableError(f"{source}: expected {len(CONV_CHANNELS)} convolutions, found {len(convs)}")
-    for i, ((weight, bias), (cin, cout)) in enumerate(zip(convs, CONV_CHANNELS)):
+    for i, ((weight, bias), (cin, cout)) in enumerate(zip(convs, CONV_CHANNELS, strict=True)):
         if tuple(weight.shape) != (cout, cin, 3, 3) or tuple(bias.shape) != (cout,):
             raise WeightsUnavailableError(
                 f"{source}: convolution {i + 1} has shape {tuple(weight.shape)}, expected {(cout, cin, 3, 3)}"

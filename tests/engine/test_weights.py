@@ -27,7 +27,7 @@ def test_caffe_weights_load_offline_with_vgg19_shapes() -> None:
     weights = load_weights("caffe")
     assert weights.normalization is CAFFE_NORMALIZATION
     assert len(weights.convs) == 16
-    for (w, b), (cin, cout) in zip(weights.convs, CONV_CHANNELS):
+    for (w, b), (cin, cout) in zip(weights.convs, CONV_CHANNELS, strict=True):
         assert w.shape == (cout, cin, 3, 3) and b.shape == (cout,)
         assert torch.isfinite(w).all() and w.abs().sum() > 0
 
@@ -69,7 +69,7 @@ def test_torchvision_normalization_is_imagenet_mean_std() -> None:
 def test_state_dict_path_in_torchvision_layout_gets_torchvision_normalization(tmp_path) -> None:
     caffe = load_weights("caffe")
     state = {}
-    for index, (w, b) in zip(TORCHVISION_CONV_INDICES, caffe.convs):
+    for index, (w, b) in zip(TORCHVISION_CONV_INDICES, caffe.convs, strict=True):
         state[f"features.{index}.weight"] = w
         state[f"features.{index}.bias"] = b
     path = tmp_path / "vgg19.pth"
