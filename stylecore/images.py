@@ -164,10 +164,10 @@ def encode_image(image: Image.Image, format: OutputFormat = "png", *, max_bytes:
 def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     """Write by file extension (.png, .jpg/.jpeg, .webp); unknown extensions are an OptionsError."""
     suffix = Path(path).suffix.lower()
-    formats = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+    formats: dict[str, OutputFormat] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
     if suffix not in formats:
         raise OptionsError(f"output file must end in .png, .jpg, .jpeg or .webp, not {suffix or 'nothing'!r}")
-    Path(path).write_bytes(encode_image(image, formats[suffix]).data)  # type: ignore[arg-type]
+    Path(path).write_bytes(encode_image(image, formats[suffix]).data)
 
 
 def _save(image: Image.Image, format: str, quality: int | None) -> bytes:

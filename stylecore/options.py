@@ -125,7 +125,7 @@ class StyleOptions:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         _check(not unknown, f"unknown option(s): {', '.join(unknown)}")
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[arg-type]  # values are typed and checked by validated()
 
 
 def _finite(value: float) -> bool:
