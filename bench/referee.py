@@ -46,7 +46,7 @@ class Referee:
 
 
 def _gram(f: torch.Tensor) -> torch.Tensor:
-    n, c, h, w = f.shape
+    _n, c, h, w = f.shape
     flat = f.reshape(c, h * w).double()
     return flat @ flat.T / (h * w)
 

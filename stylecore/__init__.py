@@ -32,18 +32,41 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "Engine", "StyleOptions", "Progress", "StyleResult",
-    "load_image", "encode_image", "save_image", "EncodedImage",
-    "StyleCoreError", "OptionsError", "ImageError", "EmptyImageError", "UnsupportedImageError",
-    "CorruptImageError", "ImageTooLargeError", "AnimatedImageError", "WeightsUnavailableError",
-    "OutOfMemoryError", "Cancelled",
+    "AnimatedImageError",
+    "Cancelled",
+    "CorruptImageError",
+    "EmptyImageError",
+    "EncodedImage",
+    "Engine",
+    "ImageError",
+    "ImageTooLargeError",
+    "OptionsError",
+    "OutOfMemoryError",
+    "Progress",
+    "StyleCoreError",
+    "StyleOptions",
+    "StyleResult",
+    "UnsupportedImageError",
+    "WeightsUnavailableError",
+    "encode_image",
+    "load_image",
+    "save_image",
 ]
 
 if TYPE_CHECKING:
     from .engine import Engine
     from .errors import (
-        AnimatedImageError, Cancelled, CorruptImageError, EmptyImageError, ImageError, ImageTooLargeError,
-        OptionsError, OutOfMemoryError, StyleCoreError, UnsupportedImageError, WeightsUnavailableError,
+        AnimatedImageError,
+        Cancelled,
+        CorruptImageError,
+        EmptyImageError,
+        ImageError,
+        ImageTooLargeError,
+        OptionsError,
+        OutOfMemoryError,
+        StyleCoreError,
+        UnsupportedImageError,
+        WeightsUnavailableError,
     )
     from .images import EncodedImage, encode_image, load_image, save_image
     from .options import StyleOptions

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from tqdm import tqdm
 
@@ -17,14 +17,26 @@ from .engine import Engine
 from .errors import ImageError, OptionsError, StyleCoreError, WeightsUnavailableError
 from .images import load_image, save_image
 from .options import COLOR_MODES, OPTIMIZERS, POOLINGS, PRECISIONS, StyleOptions
-from .records import Progress
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .records import Progress
 
 EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own message, but one line and our exit code
+    def error(self, message: str) -> NoReturn:  # argparse's own message, but one line and our exit code
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: the message names the flag (StyleOptions would name its own field)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--content-layer", default=defaults.content_layer)
     g.add_argument("--style-layers", nargs="+", default=list(defaults.style_layers), metavar="LAYER")
     g = p.add_argument_group("output and hardware")
-    g.add_argument("--save-every", type=int, metavar="N",
+    g.add_argument("--save-every", type=positive_int, metavar="N",
                    help="also write the image every N iterations, as OUT_0100.png and so on")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -110,8 +122,6 @@ def _run(args: argparse.Namespace) -> int:
     ).validated()
     if args.style_weights and len(args.style_weights) != len(args.styles):
         raise OptionsError(f"--style-weights needs {len(args.styles)} value(s), one per style image")
-    if args.save_every is not None and args.save_every < 1:
-        raise OptionsError("--save-every must be at least 1")
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -49,11 +49,11 @@ def match_colors(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     s_mean, c_mean = s.mean(1, keepdim=True), c.mean(1, keepdim=True)
     s_cov = torch.cov(s) + 1e-3 * torch.eye(3, dtype=s.dtype)
     c_cov = torch.cov(c) + 1e-3 * torch.eye(3, dtype=s.dtype)
-    transform = _sqrtm(c_cov) @ torch.linalg.inv(_sqrtm(s_cov))
-    out = transform @ (s - s_mean) + c_mean
+    transform = torch.matmul(_sqrtm(c_cov), torch.linalg.inv(_sqrtm(s_cov)))
+    out = torch.matmul(transform, s - s_mean) + c_mean
     return out.reshape(style.shape).to(style.dtype).clamp(0, 255)
 
 
 def _sqrtm(matrix: torch.Tensor) -> torch.Tensor:
     values, vectors = torch.linalg.eigh(matrix)
-    return vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
+    return torch.matmul(vectors * values.clamp_min(0).sqrt(), vectors.transpose(0, 1))  # V diag(√λ) Vᵀ

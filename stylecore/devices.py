@@ -53,9 +53,10 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
 def _native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
     if device.type == "cpu":
-        return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        available = torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
+        return available and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return False
 
 
@@ -72,7 +73,7 @@ def prepare_device(device: torch.device) -> None:
             torch.set_num_threads(cores)
 
 
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager[None]:
     if dtype is None:
         return contextlib.nullcontext()
     # No weight-cast cache: it is per-call state that CUDA graph capture cannot hold.

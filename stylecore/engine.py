@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
-from PIL import Image
 
 from .devices import is_out_of_memory, prepare_device, resolve_device, resolve_precision
 from .errors import OptionsError, OutOfMemoryError
 from .job import StyleJob
 from .options import StyleOptions
-from .records import Progress, StyleResult
 from .vgg import VGG19Features
 from .weights import load_weights
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from PIL import Image
+
+    from .records import Progress, StyleResult
 
 #: More style images than this cost memory and time without a visible difference.
 MAX_STYLE_IMAGES = 16

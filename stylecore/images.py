@@ -6,6 +6,7 @@ allow-list, one pixel limit and one set of error messages.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -30,7 +31,7 @@ ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 #: 48 MP phone photos pass; bombs (a few KB that expand to gigapixels) do not.
 DEFAULT_MAX_PIXELS = 50_000_000
 
-ImageSource = bytes | bytearray | memoryview | str | os.PathLike
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike[str]
 OutputFormat = Literal["png", "jpeg", "webp"]
 
 
@@ -59,7 +60,8 @@ def load_image(
         except UnidentifiedImageError:
             actual = _sniff_format(data)
             if actual:
-                raise UnsupportedImageError(f"{label} is a {actual} image; supported formats are {supported}.") from None
+                raise UnsupportedImageError(
+                    f"{label} is a {actual} image; supported formats are {supported}.") from None
             raise UnsupportedImageError(f"{label} is not an image (supported formats: {supported}).") from None
         except Image.DecompressionBombError:
             raise ImageTooLargeError(f"{label} has far too many pixels; the limit is {max_pixels:,}.") from None
@@ -81,12 +83,13 @@ def load_image(
         except Image.DecompressionBombError:
             raise ImageTooLargeError(f"{label} has far too many pixels; the limit is {max_pixels:,}.") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise CorruptImageError(f"{label} could not be decoded: the file is truncated or damaged ({exc}).") from None
-    try:
-        image = ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, TypeError, KeyError):
-        pass  # a broken EXIF block must not cost the user their picture; orientation stays as stored
-    return to_rgb(image)
+            raise CorruptImageError(
+                f"{label} could not be decoded: the file is truncated or damaged ({exc}).") from None
+    oriented: Image.Image = image
+    # A broken EXIF block must not cost the user their picture: orientation then stays as stored.
+    with contextlib.suppress(OSError, SyntaxError, ValueError, TypeError, KeyError):
+        oriented = ImageOps.exif_transpose(image)
+    return to_rgb(oriented)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -158,13 +161,13 @@ def encode_image(image: Image.Image, format: OutputFormat = "png", *, max_bytes:
         current = resize_to(current, max(16, int(max(current.size) * 0.8)))
 
 
-def save_image(image: Image.Image, path: str | os.PathLike) -> None:
+def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     """Write by file extension (.png, .jpg/.jpeg, .webp); unknown extensions are an OptionsError."""
     suffix = Path(path).suffix.lower()
-    formats = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+    formats: dict[str, OutputFormat] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
     if suffix not in formats:
         raise OptionsError(f"output file must end in .png, .jpg, .jpeg or .webp, not {suffix or 'nothing'!r}")
-    Path(path).write_bytes(encode_image(image, formats[suffix]).data)  # type: ignore[arg-type]
+    Path(path).write_bytes(encode_image(image, formats[suffix]).data)
 
 
 def _save(image: Image.Image, format: str, quality: int | None) -> bytes:
@@ -172,7 +175,8 @@ def _save(image: Image.Image, format: str, quality: int | None) -> bytes:
     if format == "png":
         image.save(buffer, "PNG", optimize=False, compress_level=6)
     elif format == "jpeg":
-        image.save(buffer, "JPEG", quality=quality, optimize=True, subsampling="4:2:0" if quality and quality < 90 else "4:4:4")
+        subsampling = "4:2:0" if quality and quality < 90 else "4:4:4"
+        image.save(buffer, "JPEG", quality=quality, optimize=True, subsampling=subsampling)
     else:
         image.save(buffer, "WEBP", quality=quality, method=4)
     return buffer.getvalue()

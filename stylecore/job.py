@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -18,10 +18,14 @@ from .errors import Cancelled
 from .images import resize_to
 from .losses import ContentLoss, StyleLoss, TVLoss, gram
 from .optimizers import make_optimizer
-from .options import StyleOptions
-from .records import Progress, StyleResult, StopReason
+from .records import Progress, StopReason, StyleResult
 from .schedule import Scale, fit_to_time, plan_scales
-from .vgg import VGG19Features
+
+if TYPE_CHECKING:
+    import threading
+
+    from .options import StyleOptions
+    from .vgg import VGG19Features
 
 #: Style loss is a relative Gram error (about 0.01-1); this puts style_weight=1 at a painterly balance.
 STYLE_SCALE = 10.0
@@ -122,7 +126,7 @@ class StyleJob:
         )
 
     def _optimise(
-        self, image: torch.Tensor, losses: "_Losses", scale_index: int, plan: list[Scale], aspect: float
+        self, image: torch.Tensor, losses: _Losses, scale_index: int, plan: list[Scale], aspect: float
     ) -> tuple[torch.Tensor, bool]:
         """Run one scale. Returns the image and False when the deadline stopped the run."""
         opts = self.options
@@ -142,14 +146,16 @@ class StyleJob:
                     raise
                 log.warning("CUDA graph capture failed (%s); running without graphs", exc)
 
-        def closure() -> torch.Tensor:
+        def closure() -> float:
             optimizer.zero_grad(set_to_none=True)
             total, content, style = losses(image)
-            (total * objective_scale).backward()
-            self.last = tuple(torch.stack([total, content, style]).tolist())  # one device sync, not three
-            # Detached: a returned graph would outlive its backward pass, and under CUDA graphs that
-            # left the image's gradient node on a stale stream (PyTorch warned on every job).
-            return (total * objective_scale).detach()
+            torch.autograd.backward(total * objective_scale)
+            values: list[float] = torch.stack([total, content, style]).tolist()  # one device sync, not three
+            loss, content_loss, style_loss = values
+            self.last = (loss, content_loss, style_loss)
+            # A float, not the loss tensor: a returned graph would outlive its backward pass, and under
+            # CUDA graphs that left the image's gradient node on a stale stream.
+            return loss * objective_scale
 
         step = 0
         last_iteration_seconds = 0.0
@@ -160,7 +166,7 @@ class StyleJob:
                 # Stop when the next iteration would end past the deadline, not after it has.
                 if self._elapsed() + last_iteration_seconds >= opts.max_seconds:
                     return (image.detach() if math.isfinite(self.last[0]) else last_good), False
-                plan[scale_index:] = self._fit(plan, scale_index, step, aspect)
+                plan[scale_index:] = self._fit(plan, scale_index, step, aspect, opts.max_seconds)
                 if step >= plan[scale_index].iterations:
                     break
             tick = time.perf_counter()
@@ -185,14 +191,14 @@ class StyleJob:
                 self._report(image, scale_index, len(plan), plan, step)
         return image.detach(), True
 
-    def _fit(self, plan: list[Scale], scale_index: int, step: int, aspect: float) -> list[Scale]:
+    def _fit(self, plan: list[Scale], scale_index: int, step: int, aspect: float, deadline: float) -> list[Scale]:
         """Shrink what is left of the plan to the remaining time, once there is a speed estimate."""
         if self.pixel_iterations == 0:
             return plan[scale_index:]
         per_pixel_iteration = self.optimising_seconds / self.pixel_iterations
         current = plan[scale_index]
-        remaining = [Scale(current.longest_side, current.iterations - step)] + plan[scale_index + 1:]
-        fitted = fit_to_time(remaining, self.options.max_seconds - self._elapsed(), per_pixel_iteration, aspect)
+        remaining = [Scale(current.longest_side, current.iterations - step), *plan[scale_index + 1:]]
+        fitted = fit_to_time(remaining, deadline - self._elapsed(), per_pixel_iteration, aspect)
         if fitted != remaining:
             self.budget_cut = True
         fitted[0] = Scale(current.longest_side, fitted[0].iterations + step)
@@ -201,14 +207,14 @@ class StyleJob:
 
     # -- targets and losses --------------------------------------------------------------------
 
-    def _losses(self, size: tuple[int, int]) -> "_Losses":
+    def _losses(self, size: tuple[int, int]) -> _Losses:
         opts = self.options
         with torch.no_grad(), autocast(self.device, self.autocast_dtype):
             content = self._network_input(self._on_device(_resize(self.optimised_content, size)))
             content_target = self.model(content, [opts.content_layer], opts.pooling)[opts.content_layer]
             blended: dict[str, torch.Tensor] = {}
             longest = round(max(size) * opts.style_scale)
-            for style, weight in zip(self.styles_full, self.style_blend):
+            for style, weight in zip(self.styles_full, self.style_blend, strict=True):
                 h, w = style.shape[-2:]
                 factor = max(16, longest) / max(h, w)
                 style_size = (max(1, round(h * factor)), max(1, round(w * factor)))
@@ -222,7 +228,7 @@ class StyleJob:
             options=opts,
             content=ContentLoss(content_target),
             styles={layer: StyleLoss(blended[layer]) for layer in opts.style_layers},
-            layer_weights=dict(zip(opts.style_layers, self.layer_weights)),
+            layer_weights=dict(zip(opts.style_layers, self.layer_weights, strict=True)),
             device=self.device,
             autocast_dtype=self.autocast_dtype,
             network_input=self._network_input,
@@ -246,7 +252,7 @@ class StyleJob:
         if self.options.init == "noise":
             start = (127.5 + 40.0 * torch.randn(1, 3, h, w, generator=generator)).clamp(0, 255)
         else:
-            base = self.init_full if self.options.init == "image" else self.optimised_content
+            base = self.init_full if self.init_full is not None else self.optimised_content
             noise = CONTENT_INIT_NOISE * torch.randn(1, 3, h, w, generator=generator)
             start = (_resize(base, size) + noise).clamp(0, 255)
         return self._on_device(start)
@@ -265,7 +271,7 @@ class StyleJob:
         opts = self.options
         preview = None
         if opts.preview_every is not None and (self.done % opts.preview_every == 0 or self.done == self.total):
-            preview = self._finished_image(image, tuple(image.shape[-2:]))
+            preview = self._finished_image(image, (image.shape[-2], image.shape[-1]))
         loss, content_loss, style_loss = self.last
         assert self.progress is not None
         self.progress(Progress(
@@ -330,14 +336,17 @@ class _Losses:
 
     def capture(self, image: torch.Tensor) -> None:
         """Record the CUDA graphs for images shaped like `image` (runs a few warm-up passes)."""
-        self._graphed = torch.cuda.make_graphed_callables(self.terms, (image,), num_warmup_iters=3)
+        graphed = torch.cuda.make_graphed_callables(self.terms, (image,), num_warmup_iters=3)
+        # Typed as module-or-callable; given a function it returns a function.
+        self._graphed = cast("Callable[[torch.Tensor], tuple[torch.Tensor, ...]]", graphed)
 
     def terms(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         opts = self.options
         with autocast(self.device, self.autocast_dtype):
             features = self.model(self.network_input(image), self.layers, opts.pooling)
         content = self.content(features[opts.content_layer])
-        style = sum(self.layer_weights[layer] * loss(features[layer]) for layer, loss in self.styles.items())
+        style = sum(self.layer_weights[layer] * loss(features[layer])
+                    for layer, loss in self.styles.items())
         total = (opts.content_weight * content + opts.style_weight * STYLE_SCALE * style
                  + opts.tv_weight * TV_SCALE * self.tv(image))
         return total, content, style

@@ -8,9 +8,12 @@ History lives in fixed slots (a ring), so dropping the oldest pair copies nothin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 
 class LBFGS(torch.optim.Optimizer):
@@ -27,7 +30,7 @@ class LBFGS(torch.optim.Optimizer):
         self._previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (flat gradient, last step)
 
     @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+    def step(self, closure: Callable[[], float]) -> float:  # type: ignore[override]  # closure required: one evaluation a step
         param = self.param_groups[0]["params"][0]
         lr = self.param_groups[0]["lr"]
         with torch.enable_grad():

@@ -22,6 +22,9 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 class ContentLoss(nn.Module):
     """||F - F_content||² / ||F_content||² at one layer."""
 
+    target: torch.Tensor
+    norm: torch.Tensor
+
     def __init__(self, target: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("target", target.detach().float())
@@ -33,6 +36,9 @@ class ContentLoss(nn.Module):
 
 class StyleLoss(nn.Module):
     """||G(F) - G_style||² / ||G_style||² at one layer; the target may be a blend of several styles."""
+
+    target: torch.Tensor
+    norm: torch.Tensor
 
     def __init__(self, target_gram: torch.Tensor) -> None:
         super().__init__()

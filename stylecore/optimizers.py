@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from .lbfgs import LBFGS
-from .options import StyleOptions
+
+if TYPE_CHECKING:
+    from .options import StyleOptions
 
 
 def make_optimizer(image: torch.Tensor, options: StyleOptions) -> torch.optim.Optimizer:

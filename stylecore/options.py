@@ -76,11 +76,12 @@ class StyleOptions:
     preview_every: int | None = None
     """Attach a preview image to the progress record every N iterations; None: never."""
 
-    def validated(self) -> "StyleOptions":
+    def validated(self) -> StyleOptions:
         """Return a copy with defaults resolved, or raise OptionsError naming the bad option."""
         _check(16 <= self.size <= MAX_SIZE, f"size must be between 16 and {MAX_SIZE} pixels, not {self.size}")
         _check(1 <= self.iterations <= 100_000, f"iterations must be between 1 and 100000, not {self.iterations}")
-        _check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        _check(self.optimizer in OPTIMIZERS,
+               f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         lr = DEFAULT_LEARNING_RATES[self.optimizer] if self.learning_rate is None else self.learning_rate
         _check(_finite(lr) and lr > 0, f"learning rate must be a positive number, not {lr}")
         _check(_finite(self.beta1) and 0 <= self.beta1 < 1, f"beta1 must be in [0, 1), not {self.beta1}")
@@ -112,18 +113,19 @@ class StyleOptions:
         if self.seed is not None:
             _check(0 <= self.seed < 2**63, f"seed must be between 0 and 2**63-1, not {self.seed}")
         if self.max_seconds is not None:
-            _check(_finite(self.max_seconds) and self.max_seconds > 0, f"max seconds must be positive, not {self.max_seconds}")
+            _check(_finite(self.max_seconds) and self.max_seconds > 0,
+                   f"max seconds must be positive, not {self.max_seconds}")
         _check(self.progress_every >= 1, f"progress every must be at least 1, not {self.progress_every}")
         if self.preview_every is not None:
             _check(self.preview_every >= 1, f"preview every must be at least 1, not {self.preview_every}")
         return replace(self, learning_rate=float(lr))
 
-    def with_values(self, **changes: object) -> "StyleOptions":
+    def with_values(self, **changes: object) -> StyleOptions:
         """`dataclasses.replace` that names an unknown key instead of a TypeError about __init__."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         _check(not unknown, f"unknown option(s): {', '.join(unknown)}")
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[arg-type]  # values are typed and checked by validated()
 
 
 def _finite(value: float) -> bool:
@@ -135,4 +137,4 @@ def _check(condition: bool, message: str) -> None:
         raise OptionsError(message)
 
 
-__all__ = ["StyleOptions", "OPTIMIZERS", "COLOR_MODES", "INIT_MODES", "POOLINGS", "DEFAULT_LEARNING_RATES"]
+__all__ = ["COLOR_MODES", "DEFAULT_LEARNING_RATES", "INIT_MODES", "OPTIMIZERS", "POOLINGS", "StyleOptions"]

@@ -26,18 +26,20 @@ def plan_scales(size: int, iterations: int, multiscale: bool = True) -> list[Sca
             sides.insert(0, sides[0] // 2)
     shares = [2.0] + [1.0] * (len(sides) - 1)
     counts = _split(iterations, shares)
-    plan = [Scale(side, count) for side, count in zip(sides, counts) if count > 0]
+    plan = [Scale(side, count) for side, count in zip(sides, counts, strict=True) if count > 0]
     return plan or [Scale(size, iterations)]
 
 
-def fit_to_time(plan: list[Scale], seconds_left: float, seconds_per_pixel_iteration: float, aspect: float) -> list[Scale]:
+def fit_to_time(
+    plan: list[Scale], seconds_left: float, seconds_per_pixel_iteration: float, aspect: float
+) -> list[Scale]:
     """Shrink the remaining scales' iterations, keeping their proportions, so they fit `seconds_left`.
 
     `aspect` is short side / long side. Each scale keeps at least one iteration, so the full-size
     scale is always reached.
     """
     costs = [s.longest_side**2 * aspect * seconds_per_pixel_iteration for s in plan]
-    needed = sum(c * s.iterations for c, s in zip(costs, plan))
+    needed = sum(c * s.iterations for c, s in zip(costs, plan, strict=True))
     if needed <= seconds_left or needed <= 0:
         return plan
     factor = max(seconds_left, 0.0) / needed

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .weights import BLOCKS, VGGWeights
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
 
 #: Layer names in network order: relu{block}_{conv}.
 LAYER_NAMES: tuple[str, ...] = tuple(f"relu{b + 1}_{c + 1}" for b, n in enumerate(BLOCKS) for c in range(n))
@@ -17,18 +20,21 @@ LAYER_NAMES: tuple[str, ...] = tuple(f"relu{b + 1}_{c + 1}" for b, n in enumerat
 class VGG19Features(nn.Module):
     """Frozen VGG-19 convolutions. Input: RGB pixels in 0-255; the weights' normalisation is applied here."""
 
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+
     def __init__(self, weights: VGGWeights) -> None:
         super().__init__()
         self.normalization = weights.normalization
         self.source = weights.source
         # As buffers, so they live on the model's device: no host-to-device copy per forward pass.
-        self.register_buffer("input_mean", torch.tensor(weights.normalization.mean).view(1, 3, 1, 1))
-        self.register_buffer("input_std", torch.tensor(weights.normalization.std).view(1, 3, 1, 1))
+        mean, std = weights.normalization.tensors()
+        self.register_buffer("input_mean", mean)
+        self.register_buffer("input_std", std)
         self.convs = nn.ModuleList()
         for weight, bias in weights.convs:
             conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
-            conv.weight.data.copy_(weight)
-            conv.bias.data.copy_(bias)
+            conv.load_state_dict({"weight": weight, "bias": bias})
             self.convs.append(conv)
         self.requires_grad_(False)
         self.eval()
@@ -38,8 +44,7 @@ class VGG19Features(nn.Module):
         wanted = set(layers)
         last = max(LAYER_NAMES.index(name) for name in wanted)
         pool = F.max_pool2d if pooling == "max" else F.avg_pool2d
-        x = pixels.flip(1) if self.normalization.bgr else pixels
-        x = (x - self.input_mean) / self.input_std
+        x = self.normalization.to_network(pixels, (self.input_mean, self.input_std))
         out: dict[str, torch.Tensor] = {}
         index = 0
         for block, count in enumerate(BLOCKS):

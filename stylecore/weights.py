@@ -42,15 +42,21 @@ class Normalization:
     """Per-channel scale in 0-255 units (1 for Caffe)."""
     bgr: bool
 
-    def to_network(self, rgb: torch.Tensor) -> torch.Tensor:
+    def tensors(self, dtype: torch.dtype = torch.float32,
+                device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, std) shaped (1, 3, 1, 1); a module keeps them as buffers to skip a copy per forward pass."""
+        mean = torch.tensor(self.mean, dtype=dtype, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, dtype=dtype, device=device).view(1, 3, 1, 1)
+        return mean, std
+
+    def to_network(self, rgb: torch.Tensor, tensors: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """`tensors`: this normalisation's own `tensors()`, already on `rgb`'s device."""
         x = rgb.flip(1) if self.bgr else rgb
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        mean, std = tensors or self.tensors(x.dtype, x.device)
         return (x - mean) / std
 
     def from_network(self, net: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, dtype=net.dtype, device=net.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, dtype=net.dtype, device=net.device).view(1, 3, 1, 1)
+        mean, std = self.tensors(net.dtype, net.device)
         x = net * std + mean
         return x.flip(1) if self.bgr else x
 
@@ -114,12 +120,13 @@ def _torchvision_state() -> dict[str, torch.Tensor]:
             "or use --weights caffe, which works offline"
         ) from None
     try:
-        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+        state: dict[str, torch.Tensor] = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
     except Exception as exc:  # noqa: BLE001 - URLError, socket errors, HTTP errors, bad downloads
         raise WeightsUnavailableError(
             f"cannot download torchvision's VGG-19 weights ({exc}); they are fetched once and cached, "
             "so the first run needs internet. Use --weights caffe to work offline."
         ) from None
+    return state
 
 
 def _from_state(state: dict[str, torch.Tensor], source: str) -> VGGWeights:
@@ -143,7 +150,7 @@ def _from_state(state: dict[str, torch.Tensor], source: str) -> VGGWeights:
         )
     if len(convs) != len(CONV_CHANNELS):
         raise WeightsUnavailableError(f"{source}: expected {len(CONV_CHANNELS)} convolutions, found {len(convs)}")
-    for i, ((weight, bias), (cin, cout)) in enumerate(zip(convs, CONV_CHANNELS)):
+    for i, ((weight, bias), (cin, cout)) in enumerate(zip(convs, CONV_CHANNELS, strict=True)):
         if tuple(weight.shape) != (cout, cin, 3, 3) or tuple(bias.shape) != (cout,):
             raise WeightsUnavailableError(
                 f"{source}: convolution {i + 1} has shape {tuple(weight.shape)}, expected {(cout, cin, 3, 3)}"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from PIL import Image
 
 from stylecore import Engine, load_image
 from stylecore.images import resize_to
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -45,6 +45,7 @@ def test_jpeg_output_and_progress_bar(tmp_path) -> None:
     (lambda tmp: [CONTENT, STYLE, "--size", "4"], "size must be between 16 and 4096"),
     (lambda tmp: [CONTENT, STYLE, "--style-weights", "1", "2"], "needs 1 value"),
     (lambda tmp: [CONTENT, STYLE, "--optimizer", "rmsprop"], "invalid choice"),
+    (lambda tmp: [CONTENT, STYLE, "--save-every", "0"], "--save-every: must be at least 1"),
     (lambda tmp: [CONTENT, STYLE, "--weights", str(_write(tmp / "w.pth", b"junk"))], "cannot read weights"),
     (lambda tmp: [CONTENT, STYLE, "--device", "tpu"], "unknown device"),
 ])

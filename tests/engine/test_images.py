@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
@@ -36,12 +37,12 @@ def _huge_png(width: int, height: int) -> bytes:
 
 
 def test_zero_bytes() -> None:
-    with pytest.raises(EmptyImageError, match="cat.png is empty"):
+    with pytest.raises(EmptyImageError, match=re.escape("cat.png is empty")):
         load_image(b"", name="cat.png")
 
 
 def test_text_named_png_is_not_an_image() -> None:
-    with pytest.raises(UnsupportedImageError, match="notes.png is not an image"):
+    with pytest.raises(UnsupportedImageError, match=re.escape("notes.png is not an image")):
         load_image(b"hello, this is text\n" * 10, name="notes.png")
 
 
@@ -53,14 +54,15 @@ def test_real_but_unsupported_format_is_named() -> None:
 
 def test_truncated_png() -> None:
     data = _encode(Image.effect_noise((64, 64), 50).convert("RGB"), "PNG")
-    with pytest.raises(CorruptImageError, match="half.png"):
+    with pytest.raises(CorruptImageError, match=re.escape("half.png")):
         load_image(data[: len(data) // 2], name="half.png")
 
 
 def test_decompression_bomb_is_refused_before_decoding() -> None:
     bomb = _huge_png(20_000, 20_000)
     assert len(bomb) < 10_000
-    with pytest.raises(ImageTooLargeError, match="bomb.png has far too many pixels; the limit is 50,000,000"):
+    with pytest.raises(ImageTooLargeError,
+                       match=re.escape("bomb.png has far too many pixels; the limit is 50,000,000")):
         load_image(bomb, name="bomb.png")
 
 
@@ -84,7 +86,7 @@ def test_animated_gif_first_frame_or_refused() -> None:
     gif = buffer.getvalue()
     first = load_image(gif)
     assert first.getpixel((5, 5)) == (255, 0, 0)
-    with pytest.raises(AnimatedImageError, match="anim.gif is animated"):
+    with pytest.raises(AnimatedImageError, match=re.escape("anim.gif is animated")):
         load_image(gif, name="anim.gif", allow_animated=False)
 
 

@@ -1,4 +1,4 @@
-"""Weight sources load, and each normalisation is the exact inverse of itself and matches the reference."""
+"""Weight sources load, each normalisation round-trips, and the network matches the reference."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_caffe_weights_load_offline_with_vgg19_shapes() -> None:
     weights = load_weights("caffe")
     assert weights.normalization is CAFFE_NORMALIZATION
     assert len(weights.convs) == 16
-    for (w, b), (cin, cout) in zip(weights.convs, CONV_CHANNELS):
+    for (w, b), (cin, cout) in zip(weights.convs, CONV_CHANNELS, strict=True):
         assert w.shape == (cout, cin, 3, 3) and b.shape == (cout,)
         assert torch.isfinite(w).all() and w.abs().sum() > 0
 
@@ -69,7 +69,7 @@ def test_torchvision_normalization_is_imagenet_mean_std() -> None:
 def test_state_dict_path_in_torchvision_layout_gets_torchvision_normalization(tmp_path) -> None:
     caffe = load_weights("caffe")
     state = {}
-    for index, (w, b) in zip(TORCHVISION_CONV_INDICES, caffe.convs):
+    for index, (w, b) in zip(TORCHVISION_CONV_INDICES, caffe.convs, strict=True):
         state[f"features.{index}.weight"] = w
         state[f"features.{index}.bias"] = b
     path = tmp_path / "vgg19.pth"
@@ -107,14 +107,3 @@ def test_torchvision_offline_gives_clear_error_naming_caffe(monkeypatch, tmp_pat
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(WeightsUnavailableError, match="caffe"):
         load_weights("torchvision")
-
-
-@pytest.mark.parametrize("norm", [CAFFE_NORMALIZATION, TORCHVISION_NORMALIZATION], ids=["caffe", "torchvision"])
-def test_the_network_applies_exactly_its_weights_normalization(norm) -> None:
-    caffe = load_weights("caffe")
-    model = VGG19Features(type(caffe)(convs=caffe.convs, normalization=norm, source="test"))
-    pixels = torch.rand(1, 3, 8, 8) * 255
-    with torch.no_grad():
-        inside = model(pixels, ["relu1_1"])["relu1_1"]
-        by_hand = torch.relu(model.convs[0](norm.to_network(pixels)))
-    torch.testing.assert_close(inside, by_hand)
