@@ -38,7 +38,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     """The autocast dtype, or None for full fp32.
 
     ``auto`` uses bf16 where the hardware runs it natively: CUDA GPUs that support it, and CPUs with
-    bf16 instructions (oneDNN); bench/precision.py measures that quality holds. Elsewhere fp32.
+    bf16 instructions (oneDNN); bench/gpu.py and bench/quality.py measure that quality holds. Elsewhere fp32.
     """
     if precision not in PRECISIONS:
         raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")

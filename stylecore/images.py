@@ -76,7 +76,7 @@ def load_image(
                 f"{label} is {width}×{height} = {width * height:,} pixels; the limit is {max_pixels:,}."
             )
         if getattr(image, "is_animated", False) and not allow_animated:
-            raise AnimatedImageError(f"{label} is animated; please send a still image (PNG, JPEG or WebP).")
+            raise AnimatedImageError(f"{label} is animated; please send a still image ({supported}).")
         try:
             image.seek(0)
             image.load()
