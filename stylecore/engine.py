@@ -13,6 +13,7 @@ from .devices import is_out_of_memory, prepare_device, resolve_device, resolve_p
 from .errors import OptionsError, OutOfMemoryError
 from .job import StyleJob
 from .options import StyleOptions
+from .tiling import free_bytes
 from .vgg import VGG19Features
 from .weights import load_weights
 
@@ -33,8 +34,11 @@ class Engine:
     Not thread-safe for concurrent jobs: run all jobs from one thread (the bot's GPU worker).
     """
 
-    def __init__(self, weights: str = "caffe", device: str = "auto", precision: str = "auto") -> None:
+    def __init__(self, weights: str = "caffe", device: str = "auto", precision: str = "auto",
+                 memory_budget: int | None = None) -> None:
+        """`memory_budget`: bytes a job may use, for `tile="auto"`; None measures what is free at each job."""
         self.weights = weights
+        self.memory_budget = memory_budget
         self._device = resolve_device(device)
         self._autocast = resolve_precision(precision, self._device)
         self._model: VGG19Features | None = None
@@ -78,7 +82,11 @@ class Engine:
         opts = _job_options(options or StyleOptions(), styles, init_image)
         model = self.load()
         try:
-            job = StyleJob(model, self._device, self._autocast, content, styles, opts, init_image, progress, cancel)
+            budget = self.memory_budget
+            if budget is None and opts.tile == "auto":
+                budget = free_bytes(self._device)
+            job = StyleJob(model, self._device, self._autocast, content, styles, opts, init_image, progress, cancel,
+                           memory_budget=budget)
             return job.run()
         except Exception as exc:
             if not is_out_of_memory(exc):
@@ -88,6 +96,27 @@ class Engine:
             raise OutOfMemoryError(
                 f"out of {self._device.type.upper()} memory at size {opts.size}; try a smaller size"
             ) from None
+
+    def upscale(
+        self,
+        result: Image.Image,
+        content: Image.Image,
+        styles: Sequence[Image.Image],
+        options: StyleOptions,
+        *,
+        factor: float = 2.0,
+        iterations: int | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> StyleResult:
+        """Paint `result`, a finished image of a job with `options` (its `result.options`: seed filled
+        in), again at `factor` times its size: it starts from the upsampled result and spends its
+        iterations at the new, larger scales only, with the same seed and look.
+
+        Unless `iterations` is given, each new scale gets the original job's top-scale iterations.
+        """
+        upscaled = options.upscaled(max(result.size), factor, iterations=iterations)
+        return self.stylize(content, styles, upscaled, init_image=result, progress=progress, cancel=cancel)
 
 
 def _job_options(options: StyleOptions, styles: Sequence[Image.Image], init_image: Image.Image | None) -> StyleOptions:

@@ -7,6 +7,10 @@ import torch
 from torch import nn
 
 _EPS = 1e-8
+#: Style loss is a relative Gram error (about 0.01-1); this puts style_weight=1 at a painterly balance.
+STYLE_SCALE = 10.0
+#: TV loss is a mean squared pixel difference in 0-255 units; this makes tv_weight=1 a light smoothing.
+TV_SCALE = 1.0
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:

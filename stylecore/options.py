@@ -7,11 +7,14 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 from .errors import OptionsError
+from .schedule import plan_scales
 
 OptimizerName = Literal["lbfgs", "adam", "adagrad", "sgd"]
 ColorMode = Literal["none", "luminance", "color"]
 InitMode = Literal["content", "noise", "image"]
 Pooling = Literal["max", "avg"]
+#: A tile size in pixels, "auto" (tile only what does not fit the device) or "off".
+TileSetting = int | Literal["auto", "off"]
 
 OPTIMIZERS: tuple[str, ...] = ("lbfgs", "adam", "adagrad", "sgd")
 COLOR_MODES: tuple[str, ...] = ("none", "luminance", "color")
@@ -32,6 +35,10 @@ CONTENT_LAYERS: tuple[str, ...] = (
 )
 
 MAX_SIZE = 4096
+#: The smallest tile: a tile needs room inside its context (stylecore.tiling).
+MIN_TILE = 32
+#: More timelapse frames than this make a file too large to share without showing more.
+MAX_TIMELAPSE_FRAMES = 240
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,16 @@ class StyleOptions:
     """Call the progress callback every N iterations (and at each scale's end)."""
     preview_every: int | None = None
     """Attach a preview image to the progress record every N iterations; None: never."""
+    tile: TileSetting = "auto"
+    """Optimise scales larger than this many pixels a side in overlapping tiles, so memory depends on
+    the tile, not the image. "auto": only scales whose estimated memory exceeds what the device has
+    free (stylecore.tiling); "off": never. In a tiled scale an iteration steps every tile once."""
+    upscale_from: int | None = None
+    """Upscaling a result (init "image", the result as the init image): the result's longest side. The
+    run starts from the upsampled result and spends its iterations at the scales above this size only.
+    `upscaled()` sets it."""
+    timelapse_frames: int = 0
+    """Keep this many frames, evenly spaced over the run, in `StyleResult.frames` (0: none)."""
 
     def validated(self) -> StyleOptions:
         """Return a copy with defaults resolved, or raise OptionsError naming the bad option."""
@@ -118,7 +135,31 @@ class StyleOptions:
         _check(self.progress_every >= 1, f"progress every must be at least 1, not {self.progress_every}")
         if self.preview_every is not None:
             _check(self.preview_every >= 1, f"preview every must be at least 1, not {self.preview_every}")
+        if self.tile not in ("auto", "off"):
+            _check(isinstance(self.tile, int) and not isinstance(self.tile, bool) and MIN_TILE <= self.tile <= MAX_SIZE,
+                   f"tile must be auto, off or a size between {MIN_TILE} and {MAX_SIZE} pixels, not {self.tile!r}")
+        if self.upscale_from is not None:
+            _check(self.init == "image", "upscaling a result needs init 'image' (the result)")
+            _check(16 <= self.upscale_from < self.size,
+                   f"upscale from must be between 16 and the size ({self.size}), not {self.upscale_from}")
+        _check(0 <= self.timelapse_frames <= MAX_TIMELAPSE_FRAMES and self.timelapse_frames != 1,
+               f"timelapse frames must be 0 or between 2 and {MAX_TIMELAPSE_FRAMES}, not {self.timelapse_frames}")
         return replace(self, learning_rate=float(lr))
+
+    def upscaled(self, result_size: int, factor: float = 2.0, *, iterations: int | None = None) -> StyleOptions:
+        """Options that upscale a result of these options `factor` times: same seed and look.
+
+        `result_size` is the result's longest side. Unless `iterations` is given, each new scale gets
+        as many iterations as these options spent at their top scale.
+        """
+        _check(_finite(factor) and factor > 1, f"an upscale factor must be above 1, not {factor}")
+        size = min(MAX_SIZE, round(result_size * factor))
+        _check(size > result_size, f"a result of {result_size} px cannot be upscaled past {MAX_SIZE} px")
+        if iterations is None:
+            top = plan_scales(self.size, self.iterations, self.multiscale)[-1].iterations
+            new_scales = len(plan_scales(size, 2**20, self.multiscale, above=result_size))
+            iterations = top * new_scales
+        return replace(self, size=size, iterations=iterations, init="image", upscale_from=result_size)
 
     def with_values(self, **changes: object) -> StyleOptions:
         """`dataclasses.replace` that names an unknown key instead of a TypeError about __init__."""
@@ -137,4 +178,7 @@ def _check(condition: bool, message: str) -> None:
         raise OptionsError(message)
 
 
-__all__ = ["COLOR_MODES", "DEFAULT_LEARNING_RATES", "INIT_MODES", "OPTIMIZERS", "POOLINGS", "StyleOptions"]
+__all__ = [
+    "COLOR_MODES", "DEFAULT_LEARNING_RATES", "INIT_MODES", "MAX_TIMELAPSE_FRAMES", "MIN_TILE", "OPTIMIZERS", "POOLINGS",
+    "StyleOptions", "TileSetting",
+]

@@ -16,9 +16,10 @@ class Progress:
     """One progress tick. Sent from the engine's thread; receivers must copy, not keep, large data."""
 
     iteration: int
-    """Iterations done so far, over all scales (1-based after the first step)."""
+    """Iterations done so far, over all scales (1-based after the first step); a tiled scale counts
+    each tile's step."""
     total: int
-    """Iterations planned over all scales."""
+    """Iterations planned over all scales, counted the same way."""
     scale: int
     """Index of the current scale, 0-based."""
     scales: int
@@ -34,6 +35,10 @@ class Progress:
     """Estimated seconds left; None until an estimate exists."""
     preview: Image.Image | None = None
     """The current image at the current scale's size, when a preview was due."""
+    tile: int = 0
+    """In a tiled scale, the tile just stepped (0-based)."""
+    tiles: int = 1
+    """Tiles the current scale is optimised in; 1: whole. Each tile's step counts as an iteration."""
 
 
 StopReason = Literal["finished", "deadline"]
@@ -54,6 +59,8 @@ class StyleResult:
     content_loss: float
     style_loss: float
     device: str
+    frames: tuple[Image.Image, ...] = ()
+    """Timelapse frames (options.timelapse_frames of them, at most 512 px), first the start, last the result."""
 
     @property
     def stopped_early(self) -> bool:

@@ -18,12 +18,16 @@ class Scale:
     iterations: int
 
 
-def plan_scales(size: int, iterations: int, multiscale: bool = True) -> list[Scale]:
-    """Sizes double up to `size`; the first scale gets twice the share of each later one."""
+def plan_scales(size: int, iterations: int, multiscale: bool = True, above: int = 0) -> list[Scale]:
+    """Sizes double up to `size`; the first scale gets twice the share of each later one.
+
+    `above`: only scales larger than this (upscaling a result of that size); the last scale always runs.
+    """
     sides = [size]
     if multiscale:
         while sides[0] // 2 >= MIN_SCALE_SIZE:
             sides.insert(0, sides[0] // 2)
+    sides = [side for side in sides[:-1] if side > above] + [size]
     shares = [2.0] + [1.0] * (len(sides) - 1)
     counts = _split(iterations, shares)
     plan = [Scale(side, count) for side, count in zip(sides, counts, strict=True) if count > 0]
@@ -31,14 +35,15 @@ def plan_scales(size: int, iterations: int, multiscale: bool = True) -> list[Sca
 
 
 def fit_to_time(
-    plan: list[Scale], seconds_left: float, seconds_per_pixel_iteration: float, aspect: float
+    plan: list[Scale], seconds_left: float, seconds_per_pixel_iteration: float, pixels: list[int]
 ) -> list[Scale]:
     """Shrink the remaining scales' iterations, keeping their proportions, so they fit `seconds_left`.
 
-    `aspect` is short side / long side. Each scale keeps at least one iteration, so the full-size
-    scale is always reached.
+    `pixels`: what one iteration of each scale costs, in pixels through the network (a tiled scale's
+    tiles with their context). Each scale keeps at least one iteration, so the full-size scale is
+    always reached.
     """
-    costs = [s.longest_side**2 * aspect * seconds_per_pixel_iteration for s in plan]
+    costs = [p * seconds_per_pixel_iteration for p in pixels]
     needed = sum(c * s.iterations for c, s in zip(costs, plan, strict=True))
     if needed <= seconds_left or needed <= 0:
         return plan

@@ -25,9 +25,10 @@ def test_few_iterations_drop_empty_scales_but_keep_the_total() -> None:
 
 def test_fit_to_time_keeps_proportions_and_reaches_every_scale() -> None:
     plan = [Scale(128, 200), Scale(256, 100), Scale(512, 100)]
-    fitted = fit_to_time(plan, seconds_left=1.0, seconds_per_pixel_iteration=1e-6, aspect=1.0)
+    pixels = [s.longest_side**2 for s in plan]
+    fitted = fit_to_time(plan, seconds_left=1.0, seconds_per_pixel_iteration=1e-6, pixels=pixels)
     assert [s.longest_side for s in fitted] == [128, 256, 512]
     assert all(s.iterations >= 1 for s in fitted)
     cost = sum(s.longest_side**2 * s.iterations * 1e-6 for s in fitted)
     assert cost <= 1.0 + 512**2 * 1e-6 * 3  # within one iteration per scale of the budget
-    assert fit_to_time(plan, seconds_left=1e9, seconds_per_pixel_iteration=1e-6, aspect=1.0) == plan
+    assert fit_to_time(plan, seconds_left=1e9, seconds_per_pixel_iteration=1e-6, pixels=pixels) == plan
