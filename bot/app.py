@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import discord
 from discord.ext import commands, tasks
 
-from .buttons import CancelButton, RerunButton
+from .buttons import CancelButton, RerunButton, TimelapseButton
 from .commands.help import HelpCog
 from .commands.presets import PresetsCog
 from .commands.queue import QueueCog
@@ -99,7 +99,7 @@ class StyleBot(commands.Bot):
     async def setup_hook(self) -> None:
         self._serve_metrics()  # first: a port already taken should stop the bot before it touches Discord
         await self.store.open()
-        self.add_dynamic_items(CancelButton, RerunButton)
+        self.add_dynamic_items(CancelButton, RerunButton, TimelapseButton)
         for cog in (
             StylizeCog(self.tree, self.intake, self.store),
             QueueCog(self.ledger, self.publisher),

@@ -7,12 +7,13 @@ template; no view has to be kept in memory for a card. A click reaches the bot's
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from .jobs import JOB_ID_PATTERN, JobParams, JobState, Rerun
+from .jobs import JOB_ID_PATTERN, Job, JobState, Rerun
 
 if TYPE_CHECKING:
     from .app import StyleBot
@@ -79,14 +80,49 @@ class RerunButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         await interaction.client.intake.rerun(interaction, self.job_id, self.variant)
 
 
-def card_view(job_id: str, params: JobParams, buttons: Buttons) -> discord.ui.View | None:
+class TimelapseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                      template=rf"stylebot:timelapse:(?P<job>{JOB_ID_PATTERN})"):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(discord.ui.Button(label="Timelapse", style=discord.ButtonStyle.secondary,
+                                           custom_id=f"stylebot:timelapse:{job_id}"))
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> TimelapseButton:
+        return cls(match["job"])
+
+    async def callback(self, interaction: discord.Interaction[StyleBot]) -> None:  # type: ignore[override]  # discord.py types it for any client; only this bot's clicks arrive
+        """The job's progression as an animated image, posted in the channel for everyone."""
+        bot = interaction.client
+        job = await bot.ledger.job(self.job_id)
+        path = bot.store.timelapse_path(job) if job else None
+        data = await bot.store.read_output(path)
+        if path is None or data is None:
+            hours = bot.config.storage.retention_hours
+            await interaction.response.send_message(
+                f"The timelapse of job `{self.job_id}` is no longer kept (a job's files are deleted {hours:g} "
+                "hours after it ends).", ephemeral=True)
+            return
+        await interaction.response.send_message(
+            f"Timelapse of job `{self.job_id}`, for <@{interaction.user.id}>.",
+            file=discord.File(io.BytesIO(data), filename=path.name), allowed_mentions=discord.AllowedMentions.none())
+
+
+#: The re-run buttons under a result, in order.
+RESULT_RERUNS = (Rerun.STRONGER, Rerun.WEAKER, Rerun.COLOURS, Rerun.SEED, Rerun.UPSCALE)
+
+
+def card_view(job: Job, buttons: Buttons) -> discord.ui.View | None:
     """The buttons under a card; None for none (an edit with None removes old buttons)."""
     if buttons == "none":
         return None
     view = discord.ui.View(timeout=None)
     if buttons == "cancel":
-        view.add_item(CancelButton(job_id))
+        view.add_item(CancelButton(job.id))
         return view
-    for variant in (Rerun.STRONGER, Rerun.WEAKER, Rerun.COLOURS, Rerun.SEED):
-        view.add_item(RerunButton(job_id, variant, variant.label(params)))
+    for variant in RESULT_RERUNS:
+        view.add_item(RerunButton(job.id, variant, variant.label(job.params)))
+    if job.result is not None and job.result.timelapse_file:
+        view.add_item(TimelapseButton(job.id))
     return view

@@ -38,7 +38,7 @@ async def send_own(client: discord.Client, job: Job, card: Card) -> discord.Mess
 
 
 def view_of(job: Job, card: Card) -> discord.ui.View | None:
-    return card_view(job.id, job.params, card.buttons)
+    return card_view(job, card.buttons)
 
 
 async def _send(target: discord.abc.Messageable, job: Job, card: Card) -> discord.Message:

@@ -15,6 +15,7 @@ from typing import Literal
 
 import discord
 
+from .inputs import format_bytes
 from .jobs import Job, JobParams, JobState, Snapshot
 
 COLOURS = {
@@ -80,7 +81,8 @@ def render(state: Snapshot) -> Card:
             took += f" (stopped at the time limit after {result.iterations} iterations)"
         if result.size != job.params.size:
             took += f"; ran at {result.size} px after running out of GPU memory"
-        embed.description = took + "."
+        kind = result.file_name.rsplit(".", 1)[-1].upper()
+        embed.description = f"{took}.\n{kind} · {result.width}×{result.height} · {format_bytes(result.bytes)}"
         embed.add_field(name="Parameters", value=describe_params(job.params), inline=False)
         file = None
         if state.result is not None:

@@ -65,6 +65,8 @@ class DefaultsConfig:
     """None ("auto" in TOML) takes the optimizer's own default."""
     style_strength: float = _key(1.0, span=STYLE_STRENGTH)
     preserve_colors: ColorMode = _key("none", choices=COLOR_MODES)
+    max_upscale_size: int = _key(2048, span=SIZE)
+    """The largest result the Upscale ×2 button may make; admins may raise it up to [limits] max_upscale_size."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class LimitsConfig:
     max_attachment_bytes: int = _key(10 * MIB, lo=1024, hi=100 * MIB)
     max_pixels: int = _key(25_000_000, lo=4096, hi=200_000_000)
     max_size: int = _key(1024, span=SIZE)
+    max_upscale_size: int = _key(4096, span=SIZE)
+    """The most any server may allow for Upscale ×2 results (its own setting defaults to less)."""
     max_iterations: int = _key(1000, span=ITERATIONS)
     max_job_seconds: float = _key(1800.0, lo=10.0, hi=86_400.0)
     """A job that runs longer is stopped and delivers its best image so far."""

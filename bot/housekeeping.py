@@ -47,7 +47,8 @@ class Housekeeping:
         cutoff = self._cutoff()
         for job in await self.store.undelivered_results():
             if (job.finished_at or 0) >= cutoff:  # older ones are given up (and swept)
-                self.publisher.job_ended(Snapshot(job=job, result=await self.store.read_result(job)))
+                result = await self.store.read_output(self.store.result_path(job))
+                self.publisher.job_ended(Snapshot(job=job, result=result))
 
     async def run(self) -> None:
         """One round: move cards before their token expires, retry final cards, sweep old jobs' files."""

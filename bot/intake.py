@@ -90,11 +90,18 @@ class Intake:
                 hours = self.config.storage.retention_hours
                 raise UserError(f"The images of job {job_id} are no longer kept (they are deleted {hours:g} hours "
                                 "after a job ends). Start a new job with /stylize.")
-            params = parent.params.rerun(variant)
+            init = None
+            if variant is Rerun.UPSCALE:
+                init = store.result_path(parent)
+                if parent.result is None or init is None or not await asyncio.to_thread(init.exists):
+                    raise UserError(f"The result of job {job_id} is no longer kept, so it cannot be upscaled.")
+                params = self._upscaled(parent.params, parent.result.size, settings)
+            else:
+                params = parent.params.rerun(variant)
             check_params(params, settings, self.config)
             new = self._new_job(interaction, params, store.content_path(parent), parent.content_name,
                                 list(store.style_paths(parent)), list(parent.style_names))
-            return replace(new, parent_id=parent.id, variant=variant)
+            return replace(new, parent_id=parent.id, variant=variant, init=init)
 
         return await self._submit(interaction, build)
 
@@ -128,6 +135,14 @@ class Intake:
         await self.ledger.announce(job.id)
         await self.ledger.enqueue(job)
         return job
+
+    def _upscaled(self, params: JobParams, result_size: int, settings: ServerSettings) -> JobParams:
+        target = result_size * 2
+        if target > settings.max_upscale_size:
+            raise UserError(f"Upscale ×2 would make a {target} px image; this server allows upscales up to "
+                            f"{settings.max_upscale_size} px (max_upscale_size in /stylesettings).")
+        return params.upscaled(result_size, multiscale=self.config.engine.multiscale,
+                               max_seconds=self.config.limits.max_job_seconds)
 
     def _check_capacity(self, user_id: int, settings: ServerSettings) -> None:
         if not self.ledger.queue_available():

@@ -18,6 +18,8 @@ from .messages import WorkProgress, WorkResult
 PROGRESS_TICKS = 100
 #: ...and attaches a preview image about this many times.
 PREVIEW_TICKS = 20
+#: Frames kept for a job's timelapse, evenly spaced over its run.
+TIMELAPSE_FRAMES = 24
 JOB_ID_PATTERN = r"[0-9a-f]{8}"
 
 Clock = Callable[[], float]
@@ -43,7 +45,8 @@ class Rerun(StrEnum):
     WEAKER = "weaker"
     COLOURS = "colours"
     SEED = "seed"
-
+    UPSCALE = "upscale"
+    """Twice the size, starting from the result: same inputs, seed and options."""
 
     def label(self, params: JobParams) -> str:
         """The button's label under a card whose job has `params`."""
@@ -58,7 +61,8 @@ class Rerun(StrEnum):
         return RERUN_LABELS[self].lower()
 
 
-RERUN_LABELS = {Rerun.STRONGER: "Stronger style", Rerun.WEAKER: "Weaker style", Rerun.SEED: "New seed"}
+RERUN_LABELS = {Rerun.STRONGER: "Stronger style", Rerun.WEAKER: "Weaker style", Rerun.SEED: "New seed",
+                Rerun.UPSCALE: "Upscale ×2"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class JobParams:
     beta2: float = ADAM_DEFAULTS.beta2
     epsilon: float = ADAM_DEFAULTS.epsilon
     style_weights: tuple[float, ...] | None = None
+    upscale_from: int | None = None
+    """An upscale of a result this many pixels a side: the job starts from that result (its init image)."""
 
     def style_options(self, *, multiscale: bool, max_seconds: float) -> StyleOptions:
         """The engine's options for this job; raises OptionsError if they are inconsistent."""
@@ -96,7 +102,15 @@ class JobParams:
             max_seconds=max_seconds,
             progress_every=every,
             preview_every=max(every, self.iterations // PREVIEW_TICKS),
+            init="image" if self.upscale_from else "content",
+            upscale_from=self.upscale_from,
+            timelapse_frames=TIMELAPSE_FRAMES,
         ).validated()
+
+    def upscaled(self, result_size: int, *, multiscale: bool, max_seconds: float) -> JobParams:
+        """An Upscale ×2 of a result `result_size` pixels a side; the engine decides its iterations."""
+        options = self.style_options(multiscale=multiscale, max_seconds=max_seconds).upscaled(result_size)
+        return replace(self, size=options.size, iterations=options.iterations, upscale_from=result_size)
 
     def rerun(self, variant: Rerun) -> JobParams:
         """The parameters of a re-run: same inputs and seed, one thing changed."""
@@ -106,7 +120,9 @@ class JobParams:
             return replace(self, style_strength=STYLE_STRENGTH.clamp(self.style_strength / 2))
         if variant is Rerun.COLOURS:
             return replace(self, preserve_colors="luminance" if self.preserve_colors == "none" else "none")
-        return replace(self, seed=new_seed())
+        if variant is Rerun.SEED:
+            return replace(self, seed=new_seed())
+        raise ValueError(f"{variant} needs the result's size: use upscaled()")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,12 +169,17 @@ class ResultInfo:
     file_name: str
     size: int
     """The size actually used: smaller than asked when an out-of-memory retry shrank it."""
+    bytes: int = 0
+    """The result file's size, as the card reports it with its format."""
+    timelapse_file: str | None = None
 
     @classmethod
     def of(cls, job: Job, result: WorkResult) -> ResultInfo:
         return cls(seed=result.options.seed or job.params.seed, iterations=result.iterations, elapsed=result.elapsed,
                    width=result.width, height=result.height, stopped=result.stopped, device=result.device,
-                   file_name=f"stylized-{job.id}.{result.extension}", size=result.options.size)
+                   file_name=f"stylized-{job.id}.{result.extension}", size=result.options.size,
+                   bytes=len(result.image),
+                   timelapse_file=f"timelapse-{job.id}.{result.timelapse[1]}" if result.timelapse else None)
 
 
 @dataclass
@@ -210,6 +231,8 @@ class NewJob:
     card: CardRef | None = None
     parent_id: str | None = None
     variant: Rerun | None = None
+    init: Path | None = None
+    """The image an upscale starts from: the parent's result."""
 
 
 @dataclass(frozen=True)

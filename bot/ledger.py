@@ -113,7 +113,7 @@ class Ledger:
         # Counted from here on, before the awaits below, so concurrent submissions see it.
         self._live[job.id] = LiveJob(job)
         try:
-            await self.store.add_job(job, new.content, list(new.styles))
+            await self.store.add_job(job, new.content, list(new.styles), new.init)
         except BaseException:
             del self._live[job.id]
             raise
@@ -134,7 +134,8 @@ class Ledger:
             await self._finish(live, JobState.FAILED, error=f"The job's options are not valid: {exc}.")
             return
         item = WorkItem(job.id, self.store.content_path(job), self.store.style_paths(job), options,
-                        job.filesize_limit, limits.max_pixels, guild_id=job.guild_id, owner_id=job.owner_id)
+                        job.filesize_limit, limits.max_pixels, guild_id=job.guild_id, owner_id=job.owner_id,
+                        init=self.store.init_path(job) if job.params.upscale_from else None)
         try:
             await self.queue.put(item)
         except QueueUnavailable as exc:
@@ -209,7 +210,9 @@ class Ledger:
         if isinstance(outcome, WorkResult):
             job.result = ResultInfo.of(job, outcome)
             # On disk first: if the bot stops before the card is shown, the next start delivers it.
-            await self.store.write_result(job, outcome.image)
+            await self.store.write_output(self.store.result_path(job), outcome.image)
+            if outcome.timelapse:
+                await self.store.write_output(self.store.timelapse_path(job), outcome.timelapse[0])
             self.durations.learn(iterations=outcome.iterations, size=outcome.options.size, elapsed=outcome.elapsed)
             await self._finish(live, JobState.DONE, result=outcome.image)
         elif isinstance(outcome, WorkCancelled):

@@ -27,6 +27,8 @@ class WorkItem:
     guild_id: int | None = None
     """Whose turn it is: the queue serves servers, then users, in rotation."""
     owner_id: int = 0
+    init: Path | None = None
+    """Where the run starts (an upscale's result to upsample); None: from the content."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class WorkResult:
     elapsed: float
     stopped: str
     device: str
+    timelapse: tuple[bytes, str] | None = None
+    """The run as an animated image and its file extension; None when no frames fit the upload limit."""
 
 
 @dataclass(frozen=True)

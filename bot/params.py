@@ -58,8 +58,10 @@ def check_params(params: JobParams, settings: ServerSettings, config: Config) ->
 
     Also for re-runs, whose parameters were fixed under older settings.
     """
-    if params.size > settings.max_size:
-        raise UserError(f"size {params.size} is above this server's limit of {settings.max_size} pixels.")
+    # An upscale has a limit of its own; everything else, the server's max_size.
+    max_size = settings.max_upscale_size if params.upscale_from else settings.max_size
+    if params.size > max_size:
+        raise UserError(f"size {params.size} is above this server's limit of {max_size} pixels.")
     if params.iterations > settings.max_iterations:
         raise UserError(f"iterations {params.iterations} is above this server's limit of {settings.max_iterations}.")
     try:

@@ -148,9 +148,8 @@ class Publisher:
         for table in (self._last_key, self._last_progress_at, self._finals, self._refs):
             table.pop(job.id, None)
         self._previewed.discard(job.id)
-        if job.state is JobState.DONE:
+        if job.state is JobState.DONE:  # its files stay until retention, for Upscale ×2 and Timelapse
             await self.store.mark_delivered(job.id)
-            await self.store.drop_result(job)
 
     async def _show(self, job: Job, card: Card, *, final: bool) -> bool:
         """Put `card` on Discord; False if that failed this time (the caller decides about retrying)."""

@@ -33,6 +33,7 @@ class ServerSettings:
     style_strength: float
     preserve_colors: ColorMode
     max_size: int
+    max_upscale_size: int
     max_iterations: int
     jobs_per_user: int
     allowed_channels: tuple[int, ...]
@@ -49,6 +50,7 @@ class ServerSettings:
             style_strength=config.defaults.style_strength,
             preserve_colors=config.defaults.preserve_colors,
             max_size=config.limits.max_size,
+            max_upscale_size=config.defaults.max_upscale_size,
             max_iterations=config.limits.max_iterations,
             jobs_per_user=config.limits.jobs_per_user,
             allowed_channels=(),
@@ -61,6 +63,7 @@ class ServerSettings:
         return replace(
             merged,
             max_size=min(merged.max_size, config.limits.max_size),
+            max_upscale_size=min(merged.max_upscale_size, config.limits.max_upscale_size),
             max_iterations=min(merged.max_iterations, config.limits.max_iterations),
             jobs_per_user=min(merged.jobs_per_user, config.limits.jobs_per_user),
         )
@@ -140,6 +143,8 @@ SETTING_KEYS: dict[str, SettingKey] = {
         SettingKey("preserve_colors", "default colour preservation", _choice("preserve_colors", COLOR_MODES)),
         SettingKey("max_size", "largest size members may ask for",
                    _int_in("max_size", lambda c: SIZE.lo, lambda c: c.limits.max_size)),
+        SettingKey("max_upscale_size", "largest result Upscale ×2 may make",
+                   _int_in("max_upscale_size", lambda c: SIZE.lo, lambda c: c.limits.max_upscale_size)),
         SettingKey("max_iterations", "most iterations members may ask for",
                    _int_in("max_iterations", lambda c: ITERATIONS.lo, lambda c: c.limits.max_iterations)),
         SettingKey("jobs_per_user", "queued plus running jobs per member",

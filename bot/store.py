@@ -4,7 +4,9 @@ Layout under `data_dir`:
     <database>                    SQLite (settings, presets, jobs)
     jobs/<job id>/content         the content image as uploaded (already checked)
     jobs/<job id>/style<N>        the style images, in order
-    jobs/<job id>/result.<ext>    the encoded result until it has been delivered
+    jobs/<job id>/init            an upscale's starting image (its parent's result)
+    jobs/<job id>/stylized-…      the encoded result, kept for Upscale ×2 until retention
+    jobs/<job id>/timelapse-…     the run as an animated image, for the Timelapse button
     presets/<guild id>/<file>     preset images
 """
 
@@ -136,30 +138,32 @@ class Store:
     def style_paths(self, job: Job) -> tuple[Path, ...]:
         return tuple(self.job_dir(job.id) / f"style{index}" for index in range(1, len(job.style_names) + 1))
 
+    def init_path(self, job: Job) -> Path:
+        return self.job_dir(job.id) / "init"
+
     def result_path(self, job: Job) -> Path | None:
         return self.job_dir(job.id) / job.result.file_name if job.result else None
 
-    async def write_result(self, job: Job, data: bytes) -> None:
-        path = self.result_path(job)
+    def timelapse_path(self, job: Job) -> Path | None:
+        file_name = job.result.timelapse_file if job.result else None
+        return self.job_dir(job.id) / file_name if file_name else None
+
+    async def write_output(self, path: Path | None, data: bytes) -> None:
+        """Write a result or timelapse file (`result_path`, `timelapse_path`)."""
         assert path is not None, "job.result must be set first"
         await asyncio.to_thread(_write_file, path, data)
 
-    async def read_result(self, job: Job) -> bytes | None:
-        path = self.result_path(job)
+    async def read_output(self, path: Path | None) -> bytes | None:
+        """A result or timelapse file; None once retention removed it."""
         try:
             return await asyncio.to_thread(path.read_bytes) if path else None
         except FileNotFoundError:
             return None
 
-    async def drop_result(self, job: Job) -> None:
-        """The result reached Discord: the copy on disk is no longer needed."""
-        path = self.result_path(job)
-        if path is not None:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-
-    async def add_job(self, job: Job, content: bytes | Path, styles: list[bytes | Path]) -> Job:
-        """Persist a new job with its inputs: bytes are written, paths (a parent's inputs) are linked."""
-        await asyncio.to_thread(self._write_inputs, job, content, styles)
+    async def add_job(self, job: Job, content: bytes | Path, styles: list[bytes | Path],
+                      init: Path | None = None) -> Job:
+        """Persist a new job with its inputs: bytes are written, paths (a parent's files) are linked."""
+        await asyncio.to_thread(self._write_inputs, job, content, styles, init)
         cursor = await self.db.execute(
             "INSERT INTO jobs (id, owner_id, guild_id, channel_id, state, params, content_name, style_names, "
             "created_at, filesize_limit, parent_id, variant, card) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -171,7 +175,7 @@ class Store:
         job.seq = cursor.lastrowid
         return job
 
-    def _write_inputs(self, job: Job, content: bytes | Path, styles: list[bytes | Path]) -> None:
+    def _write_inputs(self, job: Job, content: bytes | Path, styles: list[bytes | Path], init: Path | None) -> None:
         directory = self.job_dir(job.id)
         directory.mkdir(parents=True, exist_ok=False)
         for target, source in zip((self.content_path(job), *self.style_paths(job)), (content, *styles), strict=True):
@@ -179,6 +183,8 @@ class Store:
                 _link_or_copy(source, target)
             else:
                 _write_file(target, source)
+        if init is not None:
+            _link_or_copy(init, self.init_path(job))
 
     async def save_job(self, job: Job) -> None:
         """Write the job's state as the ledger changes it (state, times, result); not its card."""

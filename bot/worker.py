@@ -22,6 +22,7 @@ from stylecore.errors import Cancelled, ImageError, OptionsError, OutOfMemoryErr
 from stylecore.images import encode_image, load_image
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
+from stylecore.timelapse import encode_timelapse
 
 from .limits import SIZE
 from .messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult, WorkRetry, WorkUpdate
@@ -165,21 +166,24 @@ class EngineWorker:
             content = load_image(item.content, name="the content image", max_pixels=item.max_pixels)
             styles = [load_image(path, name=f"style image {index}", max_pixels=item.max_pixels)
                       for index, path in enumerate(item.styles, 1)]
+            init = load_image(item.init, name="the image to upscale", max_pixels=item.max_pixels) if item.init else None
             try:
-                result = self._stylize(task, content, styles, item.options)
+                result = self._stylize(task, content, styles, init, item.options)
             except OutOfMemoryError:
                 smaller = max(SIZE.lo, int(item.options.size * OOM_RETRY_SCALE))
-                if smaller >= item.options.size:
+                # No smaller retry below the smallest size, nor for an upscale down to its own starting size.
+                if smaller >= item.options.size or smaller <= (item.options.upscale_from or 0):
                     raise
                 task.on_update(WorkRetry(item.options.size, smaller))
                 try:
-                    result = self._stylize(task, content, styles, replace(item.options, size=smaller))
+                    result = self._stylize(task, content, styles, init, replace(item.options, size=smaller))
                 except OutOfMemoryError:
                     return WorkFailed(f"The GPU ran out of memory at {item.options.size} px and again at {smaller} px. "
                                       "Try a smaller size.")
             encoded = encode_image(result.image, "png", max_bytes=item.max_result_bytes)
             return WorkResult(encoded.data, encoded.extension, encoded.width, encoded.height, result.options,
-                              result.iterations, result.elapsed, result.stopped, result.device)
+                              result.iterations, result.elapsed, result.stopped, result.device,
+                              timelapse=_encode_timelapse(item, result))
         except Cancelled:
             return WorkCancelled()
         except (ImageError, OptionsError) as exc:
@@ -192,7 +196,7 @@ class EngineWorker:
             return WorkFailed(f"The style engine hit an unexpected error ({type(exc).__name__}); "
                               "the job was stopped. Please try again.")
 
-    def _stylize(self, task: _Task, content: Image.Image, styles: list[Image.Image],
+    def _stylize(self, task: _Task, content: Image.Image, styles: list[Image.Image], init: Image.Image | None,
                  options: StyleOptions) -> StyleResult:
         def progress(record: Progress) -> None:
             self.last_beat = time.time()
@@ -206,8 +210,20 @@ class EngineWorker:
         # The engine reports every iteration so the health check sees the thread alive even when one
         # report's worth of iterations takes minutes (large images on a CPU); the bot hears as often
         # as the job asked.
-        return self.engine.stylize(content, styles, replace(options, progress_every=1), progress=progress,
-                                   cancel=task.cancel)
+        return self.engine.stylize(content, styles, replace(options, progress_every=1), init_image=init,
+                                   progress=progress, cancel=task.cancel)
+
+
+def _encode_timelapse(item: WorkItem, result: StyleResult) -> tuple[bytes, str] | None:
+    """The run as an animated image within the upload limit; None without frames, or when none fit."""
+    if len(result.frames) < 2:
+        return None
+    try:
+        encoded = encode_timelapse(result.frames, max_bytes=item.max_result_bytes)
+    except OptionsError as exc:  # a result is still a result: the card just offers no timelapse
+        log.warning("job %s: no timelapse: %s", item.job_id, exc)
+        return None
+    return encoded.data, encoded.extension
 
 
 def _encode_and_drop_preview(record: Progress) -> None:

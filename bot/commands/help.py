@@ -12,7 +12,8 @@ Options: `iterations`, `size`, `style_strength`, `preserve_colors` (keep the pho
 `optimizer`, `learning_rate`, `beta1`/`beta2`/`epsilon` (Adam), `style2`/`style3` + `style_weights` \
 (e.g. `2,1`) to blend styles, `seed` to repeat a result.
 Your job gets a card: place in the queue, then live previews. **Cancel** stops it; when it is done, \
-**Stronger style**, **Weaker style**, **Keep colours**/**Full colour** and **New seed** re-run it.
+**Stronger style**, **Weaker style**, **Keep colours**/**Full colour** and **New seed** re-run it, \
+**Upscale ×2** paints it again at twice the size from the result, and **Timelapse** shows how it came to be.
 **Stylize** (right-click a message › Apps) — stylizes the message's image with a server preset.
 **/queue** — your jobs and the queue length.
 **/stylepreset list** — this server's style presets.

@@ -30,6 +30,7 @@ class EngineCall:
     content_size: tuple[int, int]
     style_sizes: list[tuple[int, int]]
     options: StyleOptions
+    init_size: tuple[int, int] | None = None
 
 
 class FakeEngine:
@@ -60,7 +61,8 @@ class FakeEngine:
         cancel: threading.Event | None = None,
     ) -> StyleResult:
         options = options or StyleOptions()
-        self.calls.append(EngineCall(content.size, [style.size for style in styles], options))
+        self.calls.append(EngineCall(content.size, [style.size for style in styles], options,
+                                     init_image.size if init_image is not None else None))
         if self.oom_above is not None and options.size > self.oom_above:
             raise OutOfMemoryError(f"CUDA out of memory at {options.size} px")
         if self.error is not None:
@@ -80,8 +82,11 @@ class FakeEngine:
                 progress(Progress(iteration, options.iterations, 0, 1, width, height, 1.0 / iteration, 0.5, 0.5,
                                   iteration * 0.01, (options.iterations - iteration) * 0.01, preview))
         seed = FAKE_SEED if options.seed is None else options.seed
+        # Like the engine: the asked number of frames, from the start to the result.
+        frames = tuple(Image.new("RGB", (width, height), (index * 30 % 256, 90, 120))
+                       for index in range(options.timelapse_frames))
         return StyleResult(content.resize((width, height)), replace(options, seed=seed), options.iterations, 0.5,
-                           "finished", 1.0, 0.5, 0.5, "fake")
+                           "finished", 1.0, 0.5, 0.5, "fake", frames=frames)
 
 
 async def settle_until(world, condition: Callable[[], bool], timeout: float = 10.0) -> None:

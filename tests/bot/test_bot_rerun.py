@@ -104,7 +104,8 @@ async def test_every_variant_has_a_persistent_custom_id(world):
 
     ids = [button["custom_id"] for row in card.components for button in row["components"]]
 
-    assert ids == [f"stylebot:rerun:{variant.value}:{job_id(card)}" for variant in Rerun]
+    assert ids == [*(f"stylebot:rerun:{variant.value}:{job_id(card)}" for variant in Rerun),
+                   f"stylebot:timelapse:{job_id(card)}"]
 
 
 @pytest.mark.bot(config={"storage": {"retention_hours": 1.0}})

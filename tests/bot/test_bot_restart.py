@@ -56,7 +56,7 @@ async def test_a_result_that_could_not_be_delivered_arrives_after_a_restart(worl
     assert shown.embeds[0]["title"] == "Done"
     assert shown.attachments[0]["filename"] == job.result.file_name
     assert (await world.bot.store.job(job_id)).delivered
-    assert not (world.config.data_dir / "jobs" / job_id / job.result.file_name).exists()  # delivered: dropped
+    assert (world.config.data_dir / "jobs" / job_id / job.result.file_name).exists()  # kept for Upscale ×2
     assert world.engine.calls == []  # not computed again
 
 

@@ -47,7 +47,7 @@ async def test_a_job_is_acknowledged_privately_and_its_public_card_ends_with_the
     image = Image.open(io.BytesIO(await attachment.read()))
     assert max(image.size) == 64
     labels = [button["label"] for row in card.components for button in row["components"]]
-    assert labels == ["Stronger style", "Weaker style", "Keep colours", "New seed"]
+    assert labels == ["Stronger style", "Weaker style", "Keep colours", "New seed", "Upscale ×2", "Timelapse"]
 
 
 async def test_progress_edits_carry_previews_and_the_last_edit_carries_the_result(world, content_png, style_png):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+from dataclasses import replace
 
 import pytest
 from bot_fakes import FakeEngine
@@ -179,3 +180,26 @@ def test_the_engine_reports_every_iteration_but_the_bot_hears_as_often_as_asked(
     assert worker.engine.calls[-1].options.progress_every == 1
     assert len(beats) == 6 and beats == sorted(beats)
     assert [p.iteration for p in progress] == [3, 6]
+
+
+def test_an_upscale_starts_from_its_init_image_and_result_and_timelapse_fit_the_upload_limit(worker, inputs, tmp_path):
+    init = write_png(tmp_path / "init", Image.effect_noise((150, 100), 90).convert("RGB"))
+    work = replace(item(inputs, size=300, max_result_bytes=40_000, init="image", upscale_from=150,
+                        timelapse_frames=12), init=init)
+
+    result, _ = run_one(worker, work)
+
+    assert isinstance(result, WorkResult)
+    assert worker.engine.calls[-1].init_size == (150, 100)
+    assert len(result.image) <= 40_000 and result.extension != "png"  # noise at 300 px does not fit as PNG
+    data, extension = result.timelapse
+    assert len(data) <= 40_000 and extension in ("webp", "gif")
+    assert Image.open(io.BytesIO(data)).n_frames >= 2
+
+
+def test_a_missing_init_image_fails_the_job_with_a_message(worker, inputs, tmp_path):
+    work = replace(item(inputs, size=300, init="image", upscale_from=150), init=tmp_path / "gone")
+
+    outcome, _ = run_one(worker, work)
+
+    assert isinstance(outcome, WorkFailed) and outcome.message == "the image to upscale: no such file."
