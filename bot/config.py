@@ -111,6 +111,22 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class QueueConfig:
+    """Where jobs wait and run: in this process ("memory"), or on worker processes through Redis."""
+
+    backend: str = _key("memory", choices=("memory", "redis"))
+    redis_url: str = _key("redis://localhost:6379/0", pattern=r"(redis|rediss|unix)://.+")
+    """May hold the password; never logged. `redis_url_file` wins when set."""
+    redis_url_file: str = ""
+    """A file holding the URL (a Docker secret), so the password stays out of the config."""
+    key_prefix: str = _key("stylebot", pattern=r"[A-Za-z0-9_.:-]+")
+    reclaim_after_s: float = _key(60.0, lo=5.0, hi=3600.0)
+    """A job whose worker sent no sign of life for this long is run again by another worker."""
+    max_deliveries: int = _key(3, lo=1, hi=100)
+    """A job handed out this many times (its workers died each time) fails instead."""
+
+
+@dataclass(frozen=True)
 class Config:
     bot: BotConfig = field(default_factory=BotConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
@@ -119,6 +135,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
 
     @property
     def data_dir(self) -> Path:

@@ -1,8 +1,8 @@
 """The job queue: the seam between the bot and whatever runs jobs.
 
-The bot only uses `JobQueue`: put a job, cancel one, ask for positions, and receive events through
-`JobEvents`. `InProcessQueue` runs jobs on this machine's `EngineWorker`; a queue backed by Redis
-with GPU workers elsewhere implements the same two protocols and the bot stays as it is.
+The bot only uses `JobQueue`: put a job, cancel one, ask for the waiting order, and hear what
+happens to jobs as `JobEvent`s through `JobEvents`. `InProcessQueue` runs jobs on this machine's
+`EngineWorker`; the Redis queue runs them on worker processes elsewhere, behind the same protocols.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from .worker import EngineWorker, Outcome, WorkItem, WorkProgress
+from .fairness import FairLine
+from .jobs import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkItem, WorkUpdate
+from .worker import EngineWorker
 
 log = logging.getLogger("stylebot.queue")
 
@@ -25,18 +27,18 @@ T = TypeVar("T")
 IDLE_WAIT = "job queue idle: waiting for the next job"
 ENGINE_WAIT = "job running: waiting for the engine's next report"
 
+WaitHook = Callable[..., Awaitable[Any]]
+"""`await hook(awaitable, reason=...)`: awaits `awaitable`; a test harness's hook also records why."""
+
+
+class QueueUnavailable(Exception):
+    """The queue cannot take jobs now (its server is unreachable); `str()` is for the user."""
+
 
 class JobEvents(Protocol):
-    """What a queue tells the bot. Called on the event loop, one call at a time per job."""
+    """What a queue tells the bot. Called on the event loop, in order for each job."""
 
-    async def job_started(self, job_id: str) -> None: ...
-
-    async def job_progress(self, job_id: str, progress: WorkProgress) -> None: ...
-
-    async def job_finished(self, job_id: str, outcome: Outcome) -> None: ...
-
-    async def queue_changed(self) -> None:
-        """Jobs joined or left the waiting line: positions may have moved."""
+    async def on_event(self, event: JobEvent) -> None: ...
 
 
 class JobQueue(Protocol):
@@ -46,15 +48,22 @@ class JobQueue(Protocol):
     async def close(self) -> None:
         """Stop; a running job is interrupted (not cancelled) and stays in the bot's records."""
 
-    async def put(self, item: WorkItem) -> None: ...
+    async def put(self, item: WorkItem) -> None:
+        """Add a job to the waiting line; QueueUnavailable if that cannot be done now.
+
+        Idempotent on `item.job_id`: after a bot restart the ledger puts its active jobs again,
+        and a queue whose workers still hold one of them keeps following it instead.
+        """
 
     async def cancel(self, job_id: str) -> bool:
         """Remove a waiting job or stop a running one; False if the queue does not hold it."""
 
     def waiting(self) -> list[str]:
-        """Waiting job ids, next first."""
+        """Waiting job ids, in the order they will start."""
 
     def running(self) -> list[str]: ...
+
+    def workers_online(self) -> int: ...
 
     @property
     def worker_last_beat(self) -> float:
@@ -62,17 +71,18 @@ class JobQueue(Protocol):
 
 
 async def plain_wait(awaitable: Awaitable[T], *, reason: str) -> T:
-    """The default wait hook. A hook awaits `awaitable`; a test harness's hook also records why."""
+    """The default wait hook."""
     return await awaitable
 
 
 class InProcessQueue:
-    """An asyncio waiting line in front of the one local engine thread."""
+    """A fair waiting line in front of the one local engine thread."""
 
-    def __init__(self, worker: EngineWorker, *, wait_hook: Callable[..., Awaitable[Any]] = plain_wait) -> None:
+    def __init__(self, worker: EngineWorker, *, wait_hook: WaitHook = plain_wait) -> None:
         self.worker = worker
         self.wait_hook = wait_hook
-        self._waiting: deque[WorkItem] = deque()
+        self.name = f"{socket.gethostname()} (this process)"
+        self._line: FairLine[WorkItem] = FairLine()
         self._wakeup = asyncio.Event()
         self._running: tuple[WorkItem, threading.Event] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -83,15 +93,18 @@ class InProcessQueue:
         return self.worker.last_beat
 
     def waiting(self) -> list[str]:
-        return [item.job_id for item in self._waiting]
+        return [item.job_id for item in self._line]
 
     def running(self) -> list[str]:
         return [self._running[0].job_id] if self._running else []
 
+    def workers_online(self) -> int:
+        return 1
+
     async def start(self, events: JobEvents) -> None:
         self._events = events
         self.worker.start()
-        self._task = asyncio.create_task(self._serve(), name="stylebot-queue")
+        self._task = asyncio.create_task(self._serve(events), name="stylebot-queue")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -99,73 +112,62 @@ class InProcessQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self.worker.stop()
+        # Joins the engine thread: the interpreter must not exit while it is inside PyTorch.
+        await asyncio.to_thread(self.worker.stop)
 
     async def put(self, item: WorkItem) -> None:
-        self._waiting.append(item)
+        self._line.push(item.job_id, item, guild_id=item.guild_id, user_id=item.owner_id)
         self._wakeup.set()
-        await self._notify_changed()
 
     async def cancel(self, job_id: str) -> bool:
         if self._running and self._running[0].job_id == job_id:
             self._running[1].set()
             return True
-        for item in self._waiting:
-            if item.job_id == job_id:
-                self._waiting.remove(item)
-                await self._notify_changed()
-                return True
-        return False
+        return self._line.remove(job_id) is not None
 
-    async def _notify_changed(self) -> None:
-        if self._events is not None:
-            await self._events.queue_changed()
-
-    async def _serve(self) -> None:
-        assert self._events is not None
+    async def _serve(self, events: JobEvents) -> None:
         while True:
-            while not self._waiting:
+            item = self._line.pop()
+            while item is None:
                 self._wakeup.clear()
                 await self.wait_hook(self._wakeup.wait(), reason=IDLE_WAIT)
-            item = self._waiting.popleft()
+                item = self._line.pop()
             cancel = threading.Event()
             self._running = (item, cancel)
             try:
-                await _report(self._events.job_started, item.job_id)
-                await _report(self._events.queue_changed)
-                outcome = await self._run(item, cancel)
+                await _report(events, JobStarted(item.job_id, self.name))
+                outcome = await self._run(item, cancel, events)
             except asyncio.CancelledError:
                 cancel.set()  # shutting down: stop the engine; the job is resumed at the next start-up
                 raise
             finally:
                 self._running = None
-            await _report(self._events.job_finished, item.job_id, outcome)
+            await _report(events, JobFinished(item.job_id, outcome))
 
-    async def _run(self, item: WorkItem, cancel: threading.Event) -> Outcome:
+    async def _run(self, item: WorkItem, cancel: threading.Event, events: JobEvents) -> Outcome:
         """Hand `item` to the engine thread; relay its reports to the loop until it is done."""
         loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[WorkProgress | _Done] = asyncio.Queue()
+        inbox: asyncio.Queue[WorkUpdate | _Done] = asyncio.Queue()
 
-        def send(message: WorkProgress | _Done) -> None:
+        def send(message: WorkUpdate | _Done) -> None:
             # RuntimeError: the loop closed while the engine was still finishing; nobody is listening.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(inbox.put_nowait, message)
 
-        self.worker.submit(item, cancel=cancel, on_progress=send, on_done=lambda outcome: send(_Done(outcome)))
-        assert self._events is not None
+        self.worker.submit(item, cancel=cancel, on_update=send, on_done=lambda outcome: send(_Done(outcome)))
         while True:
             message = await self.wait_hook(inbox.get(), reason=ENGINE_WAIT)
             if isinstance(message, _Done):
                 return message.outcome
-            await _report(self._events.job_progress, item.job_id, message)
+            await _report(events, JobUpdated(item.job_id, message))
 
 
-async def _report(handler: Callable[..., Awaitable[None]], *args: Any) -> None:
-    """Call an event handler; the bot's bookkeeping failing must never stop the queue or fail a job."""
+async def _report(events: JobEvents, event: JobEvent) -> None:
+    """Tell the bot; its bookkeeping failing must never stop the queue or fail a job."""
     try:
-        await handler(*args)
+        await events.on_event(event)
     except Exception:
-        log.exception("%s%r failed", getattr(handler, "__name__", handler), args)
+        log.exception("handling %s failed", type(event).__name__)
 
 
 class _Done:

@@ -1,7 +1,7 @@
-"""The GPU worker: one thread that owns the engine and runs one job at a time.
+"""The worker: one thread that owns the engine and runs one job at a time.
 
-Nothing here knows about asyncio or Discord: a job goes in as a `WorkItem` (paths and options,
-so it could come from another machine), and comes back through plain callbacks, called on this
+Nothing here knows about asyncio or Discord: a job goes in as a `WorkItem` (paths and options, so
+it could come from another machine), and comes back through plain callbacks, called on this
 thread, with only small, copied data (encoded previews, the encoded result).
 """
 
@@ -14,8 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -23,6 +22,9 @@ from stylecore.errors import Cancelled, ImageError, OptionsError, OutOfMemoryErr
 from stylecore.images import encode_image, load_image
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
+
+from .jobs import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult, WorkRetry, WorkUpdate
+from .limits import SIZE
 
 log = logging.getLogger("stylebot.worker")
 
@@ -33,10 +35,15 @@ OOM_RETRY_SCALE = 0.75
 PREVIEW_MAX_SIDE = 512
 WARM_UP_SIZE = 64
 PREVIEW_QUALITY = 80
+#: How long `stop` waits for the thread: a model load cannot be interrupted, a job stops within an iteration.
+STOP_TIMEOUT_S = 60.0
 
 
 class StyleEngine(Protocol):
     """What the worker needs from `stylecore.Engine` (tests pass a fast stand-in)."""
+
+    def load(self) -> Any:
+        """Load the model now, so the first job does not pay for it."""
 
     def stylize(
         self,
@@ -50,109 +57,73 @@ class StyleEngine(Protocol):
     ) -> StyleResult: ...
 
 
-@dataclass(frozen=True)
-class WorkItem:
-    job_id: str
-    content: Path
-    styles: tuple[Path, ...]
-    options: StyleOptions
-    max_result_bytes: int
-    max_pixels: int
-
-
-@dataclass(frozen=True)
-class WorkProgress:
-    iteration: int
-    total: int
-    scale: int
-    scales: int
-    width: int
-    height: int
-    elapsed: float
-    eta: float | None
-    preview: bytes | None = None
-    """JPEG, at most PREVIEW_MAX_SIDE px."""
-    note: str | None = None
-    """Something the user should know, e.g. an out-of-memory retry at a smaller size."""
-
-
-@dataclass(frozen=True)
-class WorkResult:
-    image: bytes
-    extension: str
-    width: int
-    height: int
-    options: StyleOptions
-    """The options used: seed filled in, size smaller than asked after an out-of-memory retry."""
-    iterations: int
-    elapsed: float
-    stopped: str
-    device: str
-
-
-class WorkFailed(Exception):
-    """The job could not be done; `str()` is the message for the user."""
-
-
-class WorkCancelled(Exception):
-    """The job's cancel event was set and the engine stopped."""
-
-
-Outcome = WorkResult | WorkFailed | WorkCancelled
-
-
 @dataclass
 class _Task:
     item: WorkItem
     cancel: threading.Event
-    on_progress: Callable[[WorkProgress], None]
+    on_update: Callable[[WorkUpdate], None]
     on_done: Callable[[Outcome], None]
 
 
 class EngineWorker:
-    """Start once; `submit` jobs one at a time; `stop` when the bot shuts down."""
+    """Start once; `submit` jobs one at a time; `stop` when the process shuts down."""
 
     def __init__(self, engine: StyleEngine, *, warm_up: bool = False) -> None:
         self.engine = engine
         self.warm_up = warm_up
         self._tasks: queue.Queue[_Task | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._current: _Task | None = None
         self.last_beat = time.time()
         """Wall-clock time of the thread's last sign of life (for the health check)."""
 
     def start(self) -> None:
         if self._thread is None:
-            # A daemon thread: a job stuck in native code must not keep the process alive on exit.
+            # A daemon thread, so a job stuck in native code cannot keep the process alive; `stop`
+            # joins it, because a thread still inside PyTorch when the interpreter exits aborts it.
             self._thread = threading.Thread(target=self._serve, name="stylebot-engine", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
-        """Ask the thread to finish after the current job (set that job's cancel event to hurry it)."""
-        if self._thread is not None:
-            self._tasks.put(None)
-            self._thread = None
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """Interrupt the warm-up or the running job, end the thread and wait for it (blocking).
+
+        The interrupted job's `on_done` is not called: to its owner it was never finished. False if
+        the thread did not end within `timeout`.
+        """
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        self._stopping.set()
+        current = self._current
+        if current is not None:
+            current.cancel.set()
+        self._tasks.put(None)
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("the engine thread did not stop within %.0f s", timeout)
+            return False
+        return True
 
     def submit(
         self,
         item: WorkItem,
         *,
         cancel: threading.Event,
-        on_progress: Callable[[WorkProgress], None],
+        on_update: Callable[[WorkUpdate], None],
         on_done: Callable[[Outcome], None],
     ) -> None:
         """Queue `item` for the thread; the callbacks run on the thread."""
-        self._tasks.put(_Task(item, cancel, on_progress, on_done))
+        self._tasks.put(_Task(item, cancel, on_update, on_done))
 
     def _serve(self) -> None:
-        load = getattr(self.engine, "load", None)
-        if load is not None:
-            try:
-                load()  # the model loads once, before the first job, on the thread that will use it
-            except StyleCoreError as exc:
-                log.error("the engine could not load its model: %s", exc)
-        if self.warm_up:
+        try:
+            self.engine.load()  # once, before the first job, on the thread that will use the model
+        except StyleCoreError as exc:
+            log.error("the engine could not load its model: %s", exc)
+        if self.warm_up and not self._stopping.is_set():
             self._warm_up()
-        while True:
+        while not self._stopping.is_set():
             self.last_beat = time.time()
             try:
                 task = self._tasks.get(timeout=IDLE_BEAT_S)
@@ -160,8 +131,14 @@ class EngineWorker:
                 continue
             if task is None:
                 return
+            self._current = task
+            if self._stopping.is_set():
+                return
             outcome = self._run(task)
+            self._current = None
             self.last_beat = time.time()
+            if self._stopping.is_set():
+                return  # interrupted by `stop`, not finished: the job stays queued for the next start
             task.on_done(outcome)
 
     def _warm_up(self) -> None:
@@ -170,8 +147,11 @@ class EngineWorker:
         grey, blue = Image.new("RGB", (WARM_UP_SIZE, WARM_UP_SIZE), (128, 128, 128)), Image.new("RGB", (32, 32), "blue")
         options = StyleOptions(size=WARM_UP_SIZE, iterations=2, multiscale=False, progress_every=1, preview_every=1)
         try:
-            self.engine.stylize(grey, [blue], options, progress=lambda record: _encode_preview(record.preview))
-        except Exception as exc:  # noqa: BLE001 - a failed warm-up only means a slower first job
+            self.engine.stylize(grey, [blue], options, progress=lambda record: _encode_preview(record.preview),
+                                cancel=self._stopping)
+        except Cancelled:
+            return
+        except Exception as exc:  # noqa: BLE001  # a failed warm-up only means a slower first job
             log.warning("engine warm-up failed: %s", exc)
             return
         log.info("engine warmed up in %.1f s", time.perf_counter() - started)
@@ -185,11 +165,10 @@ class EngineWorker:
             try:
                 result = self._stylize(task, content, styles, item.options)
             except OutOfMemoryError:
-                smaller = max(64, int(item.options.size * OOM_RETRY_SCALE))
+                smaller = max(SIZE.lo, int(item.options.size * OOM_RETRY_SCALE))
                 if smaller >= item.options.size:
                     raise
-                task.on_progress(WorkProgress(0, item.options.iterations, 0, 1, 0, 0, 0.0, None, note=(
-                    f"The GPU ran out of memory at {item.options.size} px; retrying at {smaller} px.")))
+                task.on_update(WorkRetry(item.options.size, smaller))
                 try:
                     result = self._stylize(task, content, styles, replace(item.options, size=smaller))
                 except OutOfMemoryError:
@@ -205,7 +184,7 @@ class EngineWorker:
         except StyleCoreError as exc:
             log.error("job %s failed in the engine: %s", item.job_id, exc)
             return WorkFailed(f"The style engine failed: {exc}")
-        except Exception as exc:  # noqa: BLE001 - one bad job must never end the worker thread
+        except Exception as exc:  # noqa: BLE001  # one bad job must never end the worker thread
             log.exception("job %s crashed the engine", item.job_id)
             return WorkFailed(f"The style engine hit an unexpected error ({type(exc).__name__}); "
                               "the job was stopped. Please try again.")
@@ -216,7 +195,7 @@ class EngineWorker:
             self.last_beat = time.time()
             due = record.iteration % options.progress_every == 0 or record.iteration == record.total
             if due or record.preview is not None:
-                task.on_progress(WorkProgress(
+                task.on_update(WorkProgress(
                     record.iteration, record.total, record.scale, record.scales, record.width, record.height,
                     record.elapsed, record.eta, preview=_encode_preview(record.preview),
                 ))

@@ -1,0 +1,47 @@
+"""Every range a job's parameters must stay in, and the engine defaults the bot relies on, once.
+
+The Discord option ranges (/stylize), config validation ([defaults], [limits]), server settings
+(/stylesettings) and the job's parameter check all derive from these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from stylecore.options import MAX_SIZE, StyleOptions
+
+
+N = TypeVar("N", int, float)
+
+
+@dataclass(frozen=True)
+class Span(Generic[N]):
+    """An inclusive range of numbers."""
+
+    lo: N
+    hi: N
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, int | float) and self.lo <= value <= self.hi
+
+    def clamp(self, value: N) -> N:
+        return min(self.hi, max(self.lo, value))
+
+    def text(self) -> str:
+        return f"from {self.lo:g} to {self.hi:g}"
+
+
+#: Longest side of a result. Smaller images leave VGG's deepest style layers no room.
+SIZE = Span(64, MAX_SIZE)
+ITERATIONS = Span(1, 10_000)
+LEARNING_RATE = Span(1e-6, 1e4)
+STYLE_STRENGTH = Span(0.01, 100.0)
+BETA1 = Span(0.0, 0.9999)
+BETA2 = Span(0.0, 0.99999)
+EPSILON = Span(1e-12, 1.0)
+#: Largest seed a user can type back: Discord integer options stop at 2**53.
+MAX_SEED = 2**53 - 1
+SEED = Span(0, MAX_SEED)
+#: Adam's beta1, beta2 and epsilon when a user leaves them out: the engine's own.
+ADAM_DEFAULTS = StyleOptions()
