@@ -7,7 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config, ConfigError, load_config
 from ..worker import EngineWorker, StyleEngine
@@ -21,12 +21,13 @@ log = logging.getLogger("stylebot.broker.worker")
 
 
 def run_worker(config: Config, *, device: str | None = None, engine: StyleEngine | None = None,
-               heartbeat_s: float = 1.0) -> int:
+               threads: int | None = None, heartbeat_s: float = 1.0) -> int:
     """Serve jobs from `config.queue`'s Redis until SIGINT or SIGTERM; returns the exit code.
 
     `device` overrides `[engine] device` (e.g. one worker per GPU: cuda:0, cuda:1). `engine` is for
-    tests; by default the real engine is built (importing PyTorch only here). A stop interrupts the
-    running job and hands it back for another worker.
+    tests; by default the real engine is built (importing PyTorch only here). `threads` caps PyTorch's
+    CPU threads (several CPU workers on one machine). A stop interrupts the running job and hands it
+    back for another worker.
     """
     chosen = device or config.engine.device
     if engine is None:
@@ -34,6 +35,8 @@ def run_worker(config: Config, *, device: str | None = None, engine: StyleEngine
 
         real = Engine(weights=config.engine.weights, device=chosen, precision=config.engine.precision)
         chosen, engine = real.device, real
+    if threads is not None:
+        engine = ThreadCappedEngine(engine, threads)
     try:
         url = redis_url(config.queue)
     except OSError as exc:
@@ -45,6 +48,25 @@ def run_worker(config: Config, *, device: str | None = None, engine: StyleEngine
         heartbeat_path=config.heartbeat_path, heartbeat_s=heartbeat_s,
     )
     return asyncio.run(_main(worker))
+
+
+class ThreadCappedEngine:
+    """Sets PyTorch's thread count on the engine thread itself: the setting is per thread (OpenMP),
+    so setting it in the main thread leaves the engine thread at one thread per core, and two
+    workers on one CPU then slow each other down several times over."""
+
+    def __init__(self, engine: StyleEngine, threads: int) -> None:
+        self.engine = engine
+        self.threads = threads
+
+    def load(self) -> Any:
+        import torch  # only a CPU worker with a thread cap gets here
+
+        torch.set_num_threads(self.threads)
+        return self.engine.load()
+
+    def stylize(self, *args: Any, **kwargs: Any) -> Any:
+        return self.engine.stylize(*args, **kwargs)
 
 
 async def _main(worker: RedisWorker) -> int:
@@ -60,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stylebot worker", description="Run jobs from the bot's Redis queue.")
     parser.add_argument("--config", required=True, help="the bot's config.toml")
     parser.add_argument("--device", default=None, help="override [engine] device, e.g. cuda:1")
+    parser.add_argument("--threads", type=int, default=None, help="cap PyTorch's CPU threads (CPU workers)")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
@@ -67,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stylebot worker: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=config.bot.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return run_worker(config, device=args.device)
+    return run_worker(config, device=args.device, threads=args.threads)
 
 
 if __name__ == "__main__":

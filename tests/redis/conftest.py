@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses
 from redis_server import RedisServer
 
 from bot.broker.queue import RedisQueue
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
 
 
 @pytest.fixture

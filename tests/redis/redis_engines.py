@@ -6,16 +6,19 @@ sleeps `iteration_s`, so a job takes a predictable time; seed CRASH_SEED kills t
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from stylecore.errors import Cancelled
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable, Sequence
 
 CRASH_SEED = 666
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import secrets
@@ -10,18 +11,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
+from redis_engines import SleepyEngine
 
-from bot.broker.queue import RedisQueue
 from bot.broker.worker import RedisWorker
 from bot.jobs import JobEvent, JobFinished, JobStarted, JobUpdated, WorkItem
 from bot.worker import EngineWorker
 from stylecore.options import StyleOptions
 
-from redis_engines import SleepyEngine
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -59,19 +61,17 @@ class Recorder:
                 order.append(event.job_id)
         return order
 
-    async def wait(self, condition: Callable[[], bool], timeout: float = WAIT_S, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
+    async def wait(self, condition: Callable[[], bool], limit_s: float = WAIT_S, what: str = "condition") -> None:
+        deadline = time.monotonic() + limit_s
         while not condition():
             left = deadline - time.monotonic()
             assert left > 0, f"timed out waiting for {what}; events: {self.summary()}"
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(left, 0.2))
-            except TimeoutError:
-                pass
 
-    async def wait_finished(self, job_ids: list[str], timeout: float = WAIT_S) -> None:
-        await self.wait(lambda: set(job_ids) <= set(self.finished()), timeout, f"{len(job_ids)} jobs to finish")
+    async def wait_finished(self, job_ids: list[str], limit_s: float = WAIT_S) -> None:
+        await self.wait(lambda: set(job_ids) <= set(self.finished()), limit_s, f"{len(job_ids)} jobs to finish")
 
     def summary(self) -> str:
         return ", ".join(f"{type(e).__name__}({e.job_id})" for e in self.events if not isinstance(e, JobUpdated))

