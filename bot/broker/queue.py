@@ -35,6 +35,8 @@ log = logging.getLogger("stylebot.broker")
 UNAVAILABLE = "The job queue is unavailable right now; please try again in a minute."
 #: How long a job's inputs and result stay in Redis: long enough for any wait in line.
 JOB_TTL_S = 24 * 3600
+#: The result hash's `reported` field once the bot handled the job's finished event.
+REPORTED = b"1"
 #: Events read per round trip.
 READ_COUNT = 100
 
@@ -158,8 +160,12 @@ class RedisQueue:
                 or any(head.job_id == job_id for head in self._head):
             return
         try:
-            status, has_result, worker = await self._io(self._job_state(job_id))
-            if has_result or status == b"done":
+            status, result, worker = await self._io(self._job_state(job_id))
+            if result == REPORTED:
+                # An earlier run of the bot handled its finished event: it never runs again.
+                self._finished.add(job_id)
+                return
+            if result is not None or status == b"done":
                 # Finished while this bot was away: its finished event is still unread in the
                 # events stream (acknowledged only once handled), so it arrives by itself.
                 self._following.setdefault(job_id, _Following(item, started=True))
@@ -213,12 +219,14 @@ class RedisQueue:
         """
         return await self.wait_hook(awaitable, reason=reason)
 
-    async def _job_state(self, job_id: str) -> tuple[bytes | None, bool, bytes | None]:
+    async def _job_state(self, job_id: str) -> tuple[bytes | None, bytes | None, bytes | None]:
+        """The job hash's status and worker, and the result's state: None (none), b"" or REPORTED."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hmget(self.keys.job(job_id), [b"status", b"worker"])
             pipe.exists(self.keys.result(job_id))
-            (status, worker), exists = await pipe.execute()
-        return status, bool(exists), worker
+            pipe.hget(self.keys.result(job_id), b"reported")
+            (status, worker), exists, reported = await pipe.execute()
+        return status, (reported or b"") if exists else None, worker
 
     async def _send_cancels(self) -> None:
         for job_id in list(self._cancels):
@@ -359,8 +367,8 @@ class RedisQueue:
                         start = ">"
                         continue
                     for entry_id, fields in entries:
-                        await self._handle(events, fields)
-                        await self._io(self._ack(entry_id))
+                        finished = await self._handle(events, fields)
+                        await self._io(self._ack(entry_id, finished))
             except DOWN_ERRORS as exc:
                 self.connected = False
                 await self.wait_hook(asyncio.sleep(backoff.failed(exc)), reason=IDLE_WAIT)
@@ -369,20 +377,27 @@ class RedisQueue:
                     raise
                 log.warning("job events: the events stream was gone; recreating it")
 
-    async def _ack(self, entry_id: bytes) -> None:
+    async def _ack(self, entry_id: bytes, finished: str | None) -> None:
+        """Acknowledge an event; for a finished one, in the same step, mark the result reported and
+        drop its image (the ledger has it now): the small rest stays until the TTL, as the NX marker
+        that keeps a late duplicate from being stored."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(self.keys.events, BOT_GROUP, entry_id)
             pipe.xdel(self.keys.events, entry_id)
+            if finished is not None:
+                pipe.hdel(self.keys.result(finished), b"image")
+                pipe.hset(self.keys.result(finished), b"reported", REPORTED)
             await pipe.execute()
 
-    async def _handle(self, events: JobEvents, fields: dict[bytes, bytes] | None) -> None:
+    async def _handle(self, events: JobEvents, fields: dict[bytes, bytes] | None) -> str | None:
+        """Pass one event on (or drop it as stale or repeated); returns the job id if it finished the job."""
         if not fields:
-            return  # deleted before it was read
+            return None  # deleted before it was read
         try:
             env = wire.parse_envelope(fields)
         except wire.WireError as exc:
             log.warning("skipping an unreadable job event: %s", exc)
-            return
+            return None
         self.counters.events += 1
         job_id = env.job_id
         worker_id = fields.get(b"wid", b"").decode()
@@ -391,17 +406,19 @@ class RedisQueue:
             self._wakeup.set()
         if job_id in self._dropped or job_id in self._finished:
             self.counters.duplicates_dropped += 1
-            return
-        job = self._following.setdefault(job_id, _Following(None))
+            return None
+        # A job this bot does not know yet (it restarted and the ledger has not put it again) is
+        # running: a worker talks about it.
+        job = self._following.setdefault(job_id, _Following(None, started=True))
         if env.attempt < job.attempt and env.kind != wire.FINISHED:
             # A worker presumed dead still talking about an attempt that was run again elsewhere.
             self.counters.stale_dropped += 1
-            return
+            return None
         event: JobEvent
         if env.kind == wire.STARTED:
-            if job.started and env.attempt == job.attempt:
+            if job.attempt and env.attempt == job.attempt:
                 self.counters.duplicates_dropped += 1
-                return
+                return None
             job.started, job.attempt, job.worker = True, env.attempt, env.worker
             if worker_id:
                 self._touch(worker_id, BUSY)
@@ -416,8 +433,9 @@ class RedisQueue:
                 event = wire.event_from_envelope(env)
             except (wire.WireError, TypeError) as exc:
                 log.warning("skipping an unreadable update of job %s: %s", job_id, exc)
-                return
+                return None
         await _report(events, event)
+        return job_id if isinstance(event, JobFinished) else None
 
     def _touch(self, worker_id: str, state: str) -> None:
         self._event_seq += 1

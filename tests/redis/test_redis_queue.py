@@ -280,8 +280,21 @@ async def test_a_restarted_bot_follows_a_running_job_instead_of_running_it_twice
         assert before.finished() == {}
         attempts = server.client().hget(f"{prefix}:job:{item.job_id}", "attempts")
         assert attempts == b"1", "the worker ran it once"
+        # The result's image went with the event; the rest stays as the marker of a reported job.
+        assert server.client().hget(f"{prefix}:result:{item.job_id}", "image") is None
     finally:
         await second.close()
+
+    third = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1)
+    late = Recorder()
+    await third.start(late)
+    try:
+        await third.put(item)  # a ledger that did not save the outcome puts it once more
+        await asyncio.sleep(1.0)
+        assert late.events == [] and third.waiting() == [] and third.running() == []
+        assert server.client().hget(f"{prefix}:job:{item.job_id}", "attempts") == b"1"
+    finally:
+        await third.close()
 
 
 async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
