@@ -1,4 +1,5 @@
-"""`stylebot`: run the bot (`stylebot --config config.toml`) or check its health (`stylebot healthcheck`)."""
+"""`stylebot`: run the bot (`stylebot --config config.toml`), a Redis worker (`stylebot worker`), or check
+either's health (`stylebot healthcheck`)."""
 
 from __future__ import annotations
 
@@ -59,10 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylebot", parents=[config],
                                      description="Neural style transfer on Discord. The token comes from "
                                                  "DISCORD_TOKEN or DISCORD_TOKEN_FILE.")
-    commands = parser.add_subparsers(dest="command", metavar="{run,healthcheck}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,worker,healthcheck}")
     commands.add_parser("run", parents=[config], help="run the bot (the default)")
+    worker = commands.add_parser("worker", parents=[config],
+                                 help='run jobs from the Redis queue ([queue] backend = "redis"), one device each')
+    worker.add_argument("--device", help="this worker's device, overriding [engine] device (e.g. cuda:1)")
+    worker.add_argument("--threads", type=int, help="cap PyTorch's CPU threads (several CPU workers on one machine)")
     commands.add_parser("healthcheck", parents=[config],
-                        help="exit 0 if the running bot's heartbeat is fresh, 1 if not (for Docker)")
+                        help="exit 0 if the running bot's (or worker's) heartbeat is fresh, 1 if not (for Docker)")
     return parser
 
 
@@ -79,12 +84,48 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_UNHEALTHY if args.command == "healthcheck" else EXIT_USAGE
     if args.command == "healthcheck":
         return run_healthcheck(config.heartbeat_path, max_age_s=config.health.max_age_s)
+    if args.command == "worker":
+        return work(config, device=args.device, threads=args.threads)
     try:
         token = read_token(environ)
     except TokenError as exc:
         print(f"stylebot: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return run(config, token)
+
+
+def work(config: Config, *, device: str | None, threads: int | None) -> int:
+    """`stylebot worker`: serve the Redis queue until SIGINT or SIGTERM."""
+    from stylecore.errors import StyleCoreError
+
+    from .broker.connection import redis_url
+    from .broker.worker_main import run_worker
+
+    if config.queue.backend != "redis":
+        print('stylebot: a worker needs [queue] backend = "redis" (and the bot configured the same)', file=sys.stderr)
+        return EXIT_USAGE
+    if threads is not None and threads < 1:
+        print("stylebot: --threads must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        url = redis_url(config.queue)
+    except OSError as exc:
+        print(f"stylebot: cannot read [queue] redis_url_file: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(config.bot.log_level, secrets=_url_secrets(url))
+    try:
+        return run_worker(config, device=device, threads=threads)
+    except StyleCoreError as exc:  # e.g. --device cuda:1 on a machine with one GPU
+        print(f"stylebot: [engine] {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The password in a Redis URL, which no log line may show."""
+    from urllib.parse import urlsplit
+
+    password = urlsplit(url).password
+    return [password] if password else []
 
 
 def run(config: Config, token: str) -> int:
@@ -94,9 +135,15 @@ def run(config: Config, token: str) -> int:
     from stylecore.errors import StyleCoreError
 
     from .app import create_bot
+    from .broker.connection import redis_url
     from .metrics import MetricsError
 
-    setup_logging(config.bot.log_level, secrets=[token])
+    try:
+        secrets = [token, *_url_secrets(redis_url(config.queue))] if config.queue.backend == "redis" else [token]
+    except OSError as exc:
+        print(f"stylebot: cannot read [queue] redis_url_file: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(config.bot.log_level, secrets=secrets)
     try:
         bot = create_bot(config)
     except StyleCoreError as exc:  # e.g. [engine] device = "cuda" on a machine without CUDA

@@ -75,12 +75,21 @@ class StyleBot(commands.Bot):
         self._heartbeat = tasks.loop(seconds=config.health.interval_s)(self._beat)
 
     def _make_queue(self, engine: StyleEngine | None) -> JobQueue:
+        settings = self.config.queue
+        if settings.backend == "redis":  # the jobs run on `stylebot worker` processes: no engine here
+            from .broker import RedisQueue, redis_url
+
+            remote = RedisQueue(redis_url(settings), key_prefix=settings.key_prefix, wait_hook=self._wait)
+            self.metrics.watch_workers(remote.workers_online, remote.workers)
+            return remote
         if engine is None:
             from stylecore import Engine  # here: importing PyTorch takes seconds
 
             engine = Engine(weights=self.config.engine.weights, device=self.config.engine.device,
                             precision=self.config.engine.precision)
-        return InProcessQueue(EngineWorker(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
+        local = InProcessQueue(EngineWorker(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
+        self.metrics.watch_workers(local.workers_online, None)
+        return local
 
     @property
     def gateway_connected(self) -> bool:

@@ -15,7 +15,14 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO
+
+Role = Literal["bot", "worker"]
+#: How each kind of process words its connection: the bot needs Discord, a Redis worker needs Redis.
+WORDS: dict[Role, tuple[str, str, str]] = {
+    "bot": ("the Discord gateway connection is down", "gateway connected, worker reporting", "the bot"),
+    "worker": ("Redis is unreachable", "Redis connected, engine reporting", "the worker"),
+}
 
 
 def write_heartbeat(
@@ -24,13 +31,21 @@ def write_heartbeat(
     gateway_connected: bool,
     worker_last_beat: float,
     now: float | None = None,
+    role: Role = "bot",
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """Atomically replaces the heartbeat file, so a reader never sees a half-written one."""
+    """Atomically replaces the heartbeat file, so a reader never sees a half-written one.
+
+    `gateway_connected` is the connection the process depends on: Discord's gateway for the bot,
+    Redis for a worker (`role`). `details` are written along for people reading the file.
+    """
     path = Path(path)
     beat = {
         "written_at": time.time() if now is None else now,
+        "role": role,
         "gateway_connected": gateway_connected,
         "worker_last_beat": worker_last_beat,
+        **({"details": details} if details else {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -64,11 +79,11 @@ def heartbeat_writer(path: str | os.PathLike[str]) -> Callable[[HeartbeatSource]
 
 
 def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None = None) -> tuple[bool, str]:
-    """Whether the bot is healthy according to its heartbeat file, and a one-line reason.
+    """Whether the bot (or a worker) is healthy according to its heartbeat file, and a one-line reason.
 
-    Unhealthy when the file is missing, unreadable or older than `max_age_s` (the bot's loop is
-    dead or stuck), when the gateway is down, or when the worker last reported more than
-    `max_age_s` ago (the worker thread is dead or stuck).
+    Unhealthy when the file is missing, unreadable or older than `max_age_s` (the process's loop is
+    dead or stuck), when its connection is down (Discord for the bot, Redis for a worker), or when
+    the engine thread last reported more than `max_age_s` ago (dead or stuck).
     """
     now = time.time() if now is None else now
     try:
@@ -76,20 +91,21 @@ def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None =
         written_at = float(beat["written_at"])
         gateway_connected = beat["gateway_connected"]
         worker_last_beat = float(beat["worker_last_beat"])
+        down, healthy, process = WORDS[beat.get("role", "bot")]
     except FileNotFoundError:
-        return False, f"unhealthy: no heartbeat at {path} (the bot is not running or has not connected yet)"
+        return False, f"unhealthy: no heartbeat at {path} (not running, or not connected yet)"
     except (OSError, ValueError, TypeError, KeyError) as exc:
         return False, f"unhealthy: unreadable heartbeat at {path}: {exc!r}"
 
     if now - written_at > max_age_s:
-        return False, f"unhealthy: heartbeat is {now - written_at:.0f}s old (limit {max_age_s:.0f}s)"
+        return False, f"unhealthy: {process}'s heartbeat is {now - written_at:.0f}s old (limit {max_age_s:.0f}s)"
     if gateway_connected is not True:
-        return False, "unhealthy: the Discord gateway connection is down"
+        return False, f"unhealthy: {down}"
     if now - worker_last_beat > max_age_s:
         return False, (
             f"unhealthy: the worker last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)"
         )
-    return True, "healthy: gateway connected, worker reporting"
+    return True, f"healthy: {healthy}"
 
 
 def run_healthcheck(
@@ -98,7 +114,8 @@ def run_healthcheck(
     max_age_s: float,
     out: TextIO | None = None,
 ) -> int:
-    """The body of `stylebot healthcheck`: prints the reason, returns 0 if healthy and 1 if not (Docker's codes)."""
+    """The body of `stylebot healthcheck` (bot or worker): prints the reason, returns 0 if healthy and 1 if not
+    (Docker's codes)."""
     healthy, reason = check(heartbeat_path, max_age_s=max_age_s)
     print(reason, file=out or sys.stdout)
     return 0 if healthy else 1

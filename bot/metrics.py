@@ -8,13 +8,34 @@ using prometheus_client's global one, so instances (one per bot, one per test) n
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 # Style-transfer jobs take from seconds (small, GPU) to many minutes (large, CPU).
 JOB_DURATION_BUCKETS = (5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 QUEUE_WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+class WorkerStats(Protocol):
+    """One worker process's own counters, as its heartbeat reports them (`bot.broker.WorkerInfo`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def jobs_done(self) -> int: ...
+    @property
+    def jobs_failed(self) -> int: ...
+    @property
+    def iterations(self) -> int: ...
+    @property
+    def busy_s(self) -> float: ...
 
 
 class MetricsError(Exception):
@@ -54,8 +75,16 @@ class Metrics:
             "Iteration rate of the worker's most recent progress report.",
             registry=self.registry,
         )
+        self._workers_online = Gauge("stylebot_workers_online", "Workers serving the queue now.",
+                                     registry=self.registry)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def watch_workers(self, online: Callable[[], int], workers: Callable[[], Sequence[WorkerStats]] | None) -> None:
+        """Read the workers at each scrape: how many are online, and (Redis workers) each one's counters."""
+        self._workers_online.set_function(online)
+        if workers is not None:
+            self.registry.register(_WorkerCollector(workers))
 
     def set_queue_depth(self, jobs: int) -> None:
         """Sets the queued count outright, e.g. after jobs persisted in SQLite were restored at start-up."""
@@ -110,3 +139,31 @@ class Metrics:
         self._server.server_close()
         self._thread.join()
         self._server = self._thread = None
+
+
+class _WorkerCollector(Collector):
+    """Per-worker counters, taken from the workers' latest heartbeats when Prometheus scrapes."""
+
+    def __init__(self, workers: Callable[[], Sequence[WorkerStats]]) -> None:
+        self.workers = workers
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["worker", "device"]
+        jobs = CounterMetricFamily("stylebot_worker_jobs", "Jobs a worker ended, by outcome.",
+                                   labels=[*labels, "outcome"])
+        iterations = CounterMetricFamily("stylebot_worker_iterations", "Iterations a worker ran.", labels=labels)
+        busy = CounterMetricFamily("stylebot_worker_busy_seconds", "Seconds a worker spent running jobs.",
+                                   labels=labels)
+        mean = GaugeMetricFamily("stylebot_worker_job_seconds_mean", "A worker's mean job duration.", labels=labels)
+        for worker in self.workers():
+            names = [worker.id, worker.device]
+            jobs.add_metric([*names, "failed"], worker.jobs_failed)
+            jobs.add_metric([*names, "other"], worker.jobs_done - worker.jobs_failed)
+            iterations.add_metric(names, worker.iterations)
+            busy.add_metric(names, worker.busy_s)
+            if worker.jobs_done:
+                mean.add_metric(names, worker.busy_s / worker.jobs_done)
+        yield from (jobs, iterations, busy, mean)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # the families depend on which workers are online: nothing to check at registration

@@ -1,0 +1,65 @@
+"""Lua scripts: the steps that must be atomic, so a crash between two commands cannot break a guarantee."""
+
+from __future__ import annotations
+
+#: Store a job's one outcome and acknowledge its jobs-stream entry, in one step.
+#: KEYS: result hash, jobs stream, events stream, job hash.
+#: ARGV: entry id ('' for none), group, ttl seconds, announce ('1': add the finished event),
+#:       n (number of result field/value items), the n items, then the finished event's field/value items.
+#: The result is written only if none exists (the first finish wins: a reclaimed job that a slow
+#: worker also finishes is seen once), and acknowledged only in the same step as it is stored
+#: (at least once: a crash before this leaves the entry pending, to be reclaimed).
+FINISH = """
+local first = redis.call('EXISTS', KEYS[1]) == 0
+local n = tonumber(ARGV[5])
+if first then
+  local fields = {}
+  for i = 6, 5 + n do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  if ARGV[4] == '1' then
+    local event = {}
+    for i = 6 + n, #ARGV do event[#event + 1] = ARGV[i] end
+    redis.call('XADD', KEYS[3], '*', unpack(event))
+  end
+  if redis.call('EXISTS', KEYS[4]) == 1 then
+    -- the inputs are no longer needed: free their memory now rather than at the TTL
+    local drop = {}
+    for _, name in ipairs(redis.call('HKEYS', KEYS[4])) do
+      if name == 'content' or string.sub(name, 1, 6) == 'style:' then drop[#drop + 1] = name end
+    end
+    if #drop > 0 then redis.call('HDEL', KEYS[4], unpack(drop)) end
+    redis.call('HSET', KEYS[4], 'status', 'done')
+  end
+end
+if ARGV[1] ~= '' then
+  redis.call('XACK', KEYS[2], ARGV[2], ARGV[1])
+  redis.call('XDEL', KEYS[2], ARGV[1])
+end
+if first then return 1 end
+return 0
+"""
+
+#: Keep a running job's entry from looking idle, only while this worker still owns it.
+#: KEYS: jobs stream. ARGV: group, consumer, entry id. Returns 1 if still owned, 0 if another worker took it.
+#: XCLAIM with JUSTID resets the idle time without counting a delivery; the XPENDING filter by
+#: consumer stops a worker that was presumed dead (and reclaimed) from stealing the entry back.
+KEEPALIVE = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if #pending == 0 then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+"""
+
+#: Hand a job back on a clean stop: make its entry idle enough to be reclaimed at once, and take
+#: back the delivery this worker used (a stop is not the job's fault, so it does not count toward
+#: max_deliveries). KEYS: jobs stream. ARGV: group, consumer, entry id, idle ms.
+HANDBACK = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if #pending == 0 then return 0 end
+local deliveries = tonumber(pending[1][4])
+local back = deliveries - 1
+if back < 0 then back = 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'RETRYCOUNT', back, 'JUSTID')
+return 1
+"""

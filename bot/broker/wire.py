@@ -1,0 +1,235 @@
+"""How the job messages of `bot.jobs` cross Redis: JSON for the small fields, raw bytes for images.
+
+Redis hashes and stream entries hold binary-safe fields, so images travel as they are (no base64),
+next to a `data` field with the rest as JSON. Everything decodes back into the very dataclasses the
+in-process queue passes around, so the ledger cannot tell the backends apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from stylecore.options import StyleOptions
+
+from ..messages import (
+    JobEvent,
+    JobFinished,
+    JobStarted,
+    JobUpdated,
+    Outcome,
+    WorkCancelled,
+    WorkFailed,
+    WorkItem,
+    WorkProgress,
+    WorkResult,
+    WorkRetry,
+    WorkUpdate,
+)
+
+Fields = dict[bytes, bytes]
+"""A Redis hash or stream entry as the client returns it (decode_responses=False)."""
+
+STARTED, PROGRESS, RETRY, FINISHED = "started", "progress", "retry", "finished"
+
+
+class WireError(ValueError):
+    """A record in Redis that this code cannot read (another version, or damaged)."""
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _load(raw: bytes | None) -> Any:
+    if raw is None:
+        raise WireError("missing data field")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise WireError(f"bad JSON: {exc}") from None
+
+
+def _text(fields_: Fields, name: str) -> str:
+    raw = fields_.get(name.encode())
+    if raw is None:
+        raise WireError(f"missing field {name!r}")
+    return raw.decode()
+
+
+def options_to_json(options: StyleOptions) -> dict[str, Any]:
+    return asdict(options)
+
+
+def options_from_json(data: dict[str, Any]) -> StyleOptions:
+    known = {f.name for f in fields(StyleOptions)}
+    # JSON has no tuples; every sequence option of StyleOptions is a tuple.
+    values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                              for key, value in data.items() if key in known}
+    return StyleOptions(**values)
+
+
+# -- the job: parameters and input bytes -------------------------------------------------------
+
+
+def job_fields(item: WorkItem, content: bytes, styles: list[bytes]) -> Fields:
+    """The job hash the bot writes at `put`: everything a worker on another machine needs."""
+    meta = {
+        "job_id": item.job_id,
+        "options": options_to_json(item.options),
+        "max_result_bytes": item.max_result_bytes,
+        "max_pixels": item.max_pixels,
+        "guild_id": item.guild_id,
+        "owner_id": item.owner_id,
+        "content_name": item.content.name,
+        "style_names": [path.name for path in item.styles],
+    }
+    out: Fields = {b"item": _json(meta), b"content": content}
+    for index, data in enumerate(styles):
+        out[f"style:{index}".encode()] = data
+    return out
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    """A job as read back from Redis: the item's fields and its images, not yet on any disk."""
+
+    meta: dict[str, Any]
+    content: bytes
+    styles: list[bytes]
+
+    @property
+    def job_id(self) -> str:
+        return str(self.meta["job_id"])
+
+    def work_item(self, folder: Path) -> WorkItem:
+        """Write the images into `folder` and return the item pointing at them (the worker reads files)."""
+        content = folder / ("content-" + Path(self.meta["content_name"]).name)
+        content.write_bytes(self.content)
+        styles = []
+        for index, (name, data) in enumerate(zip(self.meta["style_names"], self.styles, strict=True)):
+            path = folder / f"style{index}-{Path(name).name}"
+            path.write_bytes(data)
+            styles.append(path)
+        return WorkItem(
+            job_id=self.job_id, content=content, styles=tuple(styles),
+            options=options_from_json(self.meta["options"]), max_result_bytes=int(self.meta["max_result_bytes"]),
+            max_pixels=int(self.meta["max_pixels"]), guild_id=self.meta["guild_id"],
+            owner_id=int(self.meta["owner_id"]),
+        )
+
+
+def job_inputs(data: Fields) -> JobInputs:
+    meta = _load(data.get(b"item"))
+    content = data.get(b"content")
+    if content is None:
+        raise WireError("missing content image")
+    styles = [data[f"style:{index}".encode()] for index in range(len(meta["style_names"]))
+              if f"style:{index}".encode() in data]
+    if len(styles) != len(meta["style_names"]):
+        raise WireError("missing style image")
+    return JobInputs(meta, content, styles)
+
+
+def work_item_from_job(data: Fields) -> WorkItem:
+    """The bot's view of a stored job (paths are only names here): for following it after a restart."""
+    meta = _load(data.get(b"item"))
+    return WorkItem(
+        job_id=str(meta["job_id"]), content=Path(meta["content_name"]),
+        styles=tuple(Path(name) for name in meta["style_names"]), options=options_from_json(meta["options"]),
+        max_result_bytes=int(meta["max_result_bytes"]), max_pixels=int(meta["max_pixels"]),
+        guild_id=meta["guild_id"], owner_id=int(meta["owner_id"]),
+    )
+
+
+# -- outcomes ----------------------------------------------------------------------------------
+
+
+def outcome_fields(outcome: Outcome) -> Fields:
+    if isinstance(outcome, WorkResult):
+        meta = {"kind": "result", "extension": outcome.extension, "width": outcome.width, "height": outcome.height,
+                "options": options_to_json(outcome.options), "iterations": outcome.iterations,
+                "elapsed": outcome.elapsed, "stopped": outcome.stopped, "device": outcome.device}
+        return {b"data": _json(meta), b"image": outcome.image}
+    if isinstance(outcome, WorkFailed):
+        return {b"data": _json({"kind": "failed", "message": outcome.message})}
+    return {b"data": _json({"kind": "cancelled"})}
+
+
+def outcome_from_fields(data: Fields) -> Outcome:
+    meta = _load(data.get(b"data"))
+    kind = meta.get("kind")
+    if kind == "result":
+        image = data.get(b"image")
+        if image is None:
+            raise WireError("result without its image")
+        return WorkResult(image, meta["extension"], int(meta["width"]), int(meta["height"]),
+                          options_from_json(meta["options"]), int(meta["iterations"]), float(meta["elapsed"]),
+                          meta["stopped"], meta["device"])
+    if kind == "failed":
+        return WorkFailed(str(meta["message"]))
+    if kind == "cancelled":
+        return WorkCancelled()
+    raise WireError(f"unknown outcome kind {kind!r}")
+
+
+# -- events (worker -> bot) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An event as it crosses the events stream: which attempt of the job on which worker said it."""
+
+    kind: str
+    job_id: str
+    worker: str
+    attempt: int
+    data: Fields
+
+    def to_fields(self) -> Fields:
+        return {b"kind": self.kind.encode(), b"job": self.job_id.encode(), b"worker": self.worker.encode(),
+                b"attempt": str(self.attempt).encode(), **self.data}
+
+
+def envelope(kind: str, job_id: str, worker: str, attempt: int, update: WorkUpdate | None = None) -> Envelope:
+    data: Fields = {}
+    if isinstance(update, WorkProgress):
+        meta = asdict(update)
+        preview = meta.pop("preview")
+        data[b"data"] = _json(meta)
+        if preview is not None:
+            data[b"preview"] = preview
+    elif isinstance(update, WorkRetry):
+        data[b"data"] = _json(asdict(update))
+    return Envelope(kind, job_id, worker, attempt, data)
+
+
+def parse_envelope(data: Fields) -> Envelope:
+    try:
+        attempt = int(_text(data, "attempt"))
+    except ValueError:
+        raise WireError("bad attempt number") from None
+    rest = {key: value for key, value in data.items() if key not in (b"kind", b"job", b"worker", b"attempt")}
+    return Envelope(_text(data, "kind"), _text(data, "job"), _text(data, "worker"), attempt, rest)
+
+
+def update_from_envelope(env: Envelope) -> WorkUpdate:
+    meta = _load(env.data.get(b"data"))
+    if env.kind == PROGRESS:
+        return WorkProgress(**meta, preview=env.data.get(b"preview"))
+    if env.kind == RETRY:
+        return WorkRetry(**meta)
+    raise WireError(f"{env.kind!r} is not an update")
+
+
+def event_from_envelope(env: Envelope, outcome: Outcome | None = None) -> JobEvent:
+    """The bot's event for `env`; a finished envelope needs its outcome (read from the result hash)."""
+    if env.kind == STARTED:
+        return JobStarted(env.job_id, env.worker)
+    if env.kind == FINISHED:
+        if outcome is None:
+            raise WireError("finished event without an outcome")
+        return JobFinished(env.job_id, outcome)
+    return JobUpdated(env.job_id, update_from_envelope(env))

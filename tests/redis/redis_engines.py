@@ -1,0 +1,64 @@
+"""A fast stand-in for `stylecore.Engine` with its contract: progress with previews on the calling
+thread, cancel seen within one iteration, a StyleResult with the seed filled in. Each iteration
+sleeps `iteration_s`, so a job takes a predictable time; seed CRASH_SEED kills the process mid-job
+(the poison job of the tests)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from stylecore.errors import Cancelled
+from stylecore.options import StyleOptions
+from stylecore.records import Progress, StyleResult
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable, Sequence
+
+CRASH_SEED = 666
+
+
+class SleepyEngine:
+    def __init__(self, iteration_s: float = 0.01) -> None:
+        self.iteration_s = iteration_s
+        self.jobs = 0
+
+    def load(self) -> None:
+        return None
+
+    def stylize(
+        self,
+        content: Image.Image,
+        styles: Sequence[Image.Image],
+        options: StyleOptions | None = None,
+        *,
+        init_image: Image.Image | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> StyleResult:
+        options = options or StyleOptions()
+        self.jobs += 1
+        scale = options.size / max(content.size)
+        width, height = max(1, round(content.width * scale)), max(1, round(content.height * scale))
+        for iteration in range(1, options.iterations + 1):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"cancelled at iteration {iteration}")
+            if options.seed == CRASH_SEED and iteration == 2:
+                os._exit(3)  # a job that takes its worker down with it, every time
+            if self.iteration_s:
+                time.sleep(self.iteration_s)
+            if progress is not None and iteration % options.progress_every == 0:
+                preview = None
+                if options.preview_every and iteration % options.preview_every == 0:
+                    preview = Image.new("RGB", (width, height), (iteration * 20 % 256, 80, 160))
+                progress(Progress(iteration, options.iterations, 0, 1, width, height, 1.0, 0.5, 0.5,
+                                  iteration * self.iteration_s, (options.iterations - iteration) * self.iteration_s,
+                                  preview))
+        seed = 4242 if options.seed is None else options.seed
+        return StyleResult(content.resize((width, height)), replace(options, seed=seed), options.iterations,
+                           options.iterations * self.iteration_s, "finished", 1.0, 0.5, 0.5, "sleepy")

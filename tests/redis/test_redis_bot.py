@@ -1,0 +1,134 @@
+"""The bot under simcord with `[queue] backend = "redis"`: /stylize -> a worker process -> previews -> result -> re-run.
+
+The bot itself runs no engine (and imports no PyTorch for it); the job crosses a real redis-server
+to a `stylebot worker` process and comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import simcord
+from PIL import Image
+
+from bot.app import StyleBot, create_bot
+from bot.config import Config
+from bot.queue import ENGINE_WAIT, IDLE_WAIT
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from pathlib import Path
+
+    from redis_helpers import WorkerProcesses
+    from redis_server import RedisServer
+
+
+def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class World:
+    def __init__(self, env: simcord.Env, bot: StyleBot) -> None:
+        self.env = env
+        self.bot = bot
+        guild = env.create_guild("Art club")
+        self.channel = guild.create_text_channel("art")
+        self.alice = guild.add_member(env.create_user("alice"))
+
+    async def settle_until(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+        """The jobs run in another process: settle until `condition` holds."""
+        deadline = time.monotonic() + timeout
+        await self.env.settle()
+        while not condition():
+            assert time.monotonic() < deadline, "condition not reached in time"
+            await asyncio.sleep(0.05)
+            await self.env.settle()
+
+    def card(self, message: Any) -> Any:
+        return self.env.backend.get_message(message.channel_id, message.id)
+
+
+@pytest.fixture
+async def world(tmp_path: Path, server: RedisServer, prefix: str,
+                processes: WorkerProcesses) -> AsyncIterator[World]:
+    config = Config().with_values(
+        bot={"progress_interval": 0.0},
+        defaults={"size": 64, "iterations": 20},
+        limits={"cooldown_s": 0.0},
+        storage={"data_dir": str(tmp_path / "data")},
+        queue={"backend": "redis", "redis_url": server.url, "key_prefix": prefix},
+    )
+    bot = create_bot(config)
+    env = simcord.Env(bot)
+
+    async def hook(awaitable: Awaitable[Any], *, reason: str) -> Any:
+        # Every wait on Redis is on another process: declared to simcord as intentional.
+        assert reason in (IDLE_WAIT, ENGINE_WAIT)
+        return await env.external_wait(awaitable, reason=reason)
+
+    bot.external_wait = hook
+    await env.start()
+    processes.spawn(engine="sleepy", iteration_s=0.02)
+    world = World(env, bot)
+    try:
+        await world.settle_until(lambda: bot.queue.workers_online() == 1)
+        yield world
+    finally:
+        await env.shutdown()
+        await bot.stop_parts()
+
+
+async def test_a_job_crosses_redis_to_a_worker_and_its_card_shows_previews_the_result_and_reruns(world):
+    result = await world.alice.slash(world.channel, "stylize", content=("cat.png", png(48, 32, (200, 120, 40))),
+                                     style=("s.png", png(20, 20, (20, 40, 180))), seed=5)
+
+    assert result.ephemeral and result.response.content.startswith("✅ Queued as job")
+    [card] = result.followups
+    await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Done")
+    done = world.card(card)
+    assert done.attachments[0]["filename"].startswith("stylized-")
+    assert "on sleepy" in done.embeds[0]["description"]
+    edits = [request.json for request in world.env.http_requests
+             if request.method == "PATCH" and request.path.endswith(f"/messages/{card.id}")]
+    previews = [edit for edit in edits if any(a["filename"].startswith("preview-") for a in edit["attachments"])]
+    assert previews, "no preview crossed Redis to the card"
+    assert "seed 5" in done.embeds[0]["fields"][1]["value"]
+
+    again = await world.alice.click(card, label="New seed")
+
+    [rerun] = again.followups
+    await world.settle_until(lambda: world.card(rerun).embeds[0]["title"] == "Done")
+    assert world.card(rerun).embeds[0]["fields"][0]["value"].endswith("(new seed)")
+
+
+async def test_queue_shows_how_many_workers_are_online(world, processes):
+    reply = await world.alice.slash(world.channel, "queue")
+    assert reply.response.content.splitlines()[-1] == "Queue: 0 waiting, 0 running; 1 worker online."
+
+    processes.spawn(engine="sleepy")
+    await world.settle_until(lambda: world.bot.queue.workers_online() == 2)
+    reply = await world.alice.slash(world.channel, "queue")
+    assert reply.response.content.splitlines()[-1] == "Queue: 0 waiting, 0 running; 2 workers online."
+
+
+async def test_while_redis_is_down_stylize_answers_privately_and_works_again_once_it_is_back(world, server):
+    server.stop()
+    await world.settle_until(lambda: not world.bot.queue.available())
+
+    refused = await world.alice.slash(world.channel, "stylize", content=("cat.png", png(48, 32, (200, 120, 40))),
+                                      style=("s.png", png(20, 20, (20, 40, 180))))
+
+    assert refused.ephemeral and refused.followups == []
+    assert refused.response.content == "❌ The job queue is unavailable right now; please try again in a minute."
+    server.start()
+    await world.settle_until(lambda: world.bot.queue.available() and world.bot.queue.workers_online() == 1)
+    accepted = await world.alice.slash(world.channel, "stylize", content=("cat.png", png(48, 32, (200, 120, 40))),
+                                       style=("s.png", png(20, 20, (20, 40, 180))))
+    [card] = accepted.followups
+    await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Done")
