@@ -160,7 +160,7 @@ class Config:
         return replace(self, **{name: replace(getattr(self, name), **values) for name, values in sections.items()})
 
 
-SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]  # every Config field has a default_factory; mypy sees the MISSING sentinel too
 
 
 def schema() -> dict[str, tuple[str, ...]]:
