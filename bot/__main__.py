@@ -113,11 +113,24 @@ def work(config: Config, *, device: str | None, threads: int | None) -> int:
         print(f"stylebot: cannot read [queue] redis_url_file: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(config.bot.log_level, secrets=_url_secrets(url))
+    _stop_on_sigterm()
     try:
         return run_worker(config, device=device, threads=threads)
     except StyleCoreError as exc:  # e.g. --device cuda:1 on a machine with one GPU
         print(f"stylebot: [engine] {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # stopped while PyTorch loaded, before any job was taken
+        return 0
+
+
+def _stop_on_sigterm() -> None:
+    """Until the event loop handles them, SIGTERM stops like SIGINT (a KeyboardInterrupt): a stop during
+    the seconds PyTorch takes to import ends cleanly too."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _url_secrets(url: str) -> list[str]:
@@ -144,11 +157,14 @@ def run(config: Config, token: str) -> int:
         print(f"stylebot: cannot read [queue] redis_url_file: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(config.bot.log_level, secrets=secrets)
+    _stop_on_sigterm()
     try:
         bot = create_bot(config)
     except StyleCoreError as exc:  # e.g. [engine] device = "cuda" on a machine without CUDA
         print(f"stylebot: [engine] {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # stopped while PyTorch loaded: nothing started yet
+        return 0
     try:
         asyncio.run(_serve(bot, token))
     except discord.LoginFailure:
