@@ -5,17 +5,19 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Awaitable
 
     from ..config import QueueConfig
 
@@ -66,7 +68,7 @@ class Backoff:
         # Jitter, so that a fleet of workers does not hammer a restarting server in step.
         delay: float = min(self.cap_s, self.base_s * 2 ** (self.attempt - 1)) * random.uniform(0.8, 1.0)
         self.log.warning("%s: Redis unreachable (attempt %d: %s); retrying in %.1f s",
-                         self.what, self.attempt, _reason(exc), delay)
+                         self.what, self.attempt, first_line(exc), delay)
         return delay
 
     def succeeded(self) -> None:
@@ -75,6 +77,16 @@ class Backoff:
         self.attempt = 0
 
 
-def _reason(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The error's first line, short enough for a log line."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
+
+
+async def create_group(creating: Awaitable[Any]) -> None:
+    """Await an XGROUP CREATE: the bot and every worker create the groups they use, so one may exist already."""
+    try:
+        await creating
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise

@@ -1,0 +1,190 @@
+"""One claimed job's run on a worker: its inputs from Redis, the engine thread, its events back to the
+bot, the keepalive that keeps its entry from being reclaimed, cancels; `outcomes` stores how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..messages import Outcome, WorkCancelled, WorkFailed, WorkProgress, WorkUpdate
+from . import scripts, wire
+from .beats import BUSY, IDLE
+from .connection import DOWN_ERRORS, first_line
+from .keys import WORKERS_GROUP
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from ..worker import EngineWorker
+    from .claims import Claim
+    from .keys import Keys
+    from .outcomes import OutcomeStore
+    from .worker_status import WorkerStatus
+
+log = logging.getLogger("stylebot.broker.worker")
+
+#: How long a clean stop waits for the engine to give up the running job before handing it back anyway.
+STOP_GRACE_S = 10.0
+
+
+class _Done:
+    __slots__ = ("outcome",)
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+class JobRunner:
+    """Runs claimed jobs, one at a time, on the worker's one engine thread."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, engine: EngineWorker, status: WorkerStatus,
+                 outcomes: OutcomeStore, *, reclaim_after_s: float, max_deliveries: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.engine = engine
+        self.status = status
+        self.outcomes = outcomes
+        self.max_deliveries = max_deliveries
+        #: Keepalive and cancel-key checks this often while a job runs: well inside reclaim_after_s.
+        self.tick_s = min(1.0, reclaim_after_s / 4)
+        self.worker_id = status.info.id
+        self._keepalive = redis.register_script(scripts.KEEPALIVE)
+        self._current: tuple[str, threading.Event] | None = None
+        """The running job and its cancel flag: the cancel listener runs on the loop, not in `run`."""
+
+    def cancel(self, job_id: str) -> None:
+        """Stop `job_id` if it is the one running here (every worker hears every cancel)."""
+        current = self._current
+        if current is not None and current[0] == job_id and not current[1].is_set():
+            log.info("job %s: cancelled", job_id)
+            current[1].set()
+
+    async def run(self, claim: Claim, stop: asyncio.Event) -> None:
+        job_id = claim.job_id
+        if claim.deliveries > self.max_deliveries:
+            log.error("job %s: handed out %d times, its workers stopped each time; failing it", job_id,
+                      claim.deliveries - 1)
+            await self.outcomes.store(claim, WorkFailed(
+                f"The job stopped its worker {claim.deliveries - 1} times in a row, so it was not run again. "
+                "Try a smaller size or other images."), attempt=0, stop=stop)
+            return
+        data, cancelled = await self._job_data(job_id)
+        if cancelled:
+            # Cancelled while it waited: it never starts, and the bot, which finished it itself, hears nothing.
+            await self.outcomes.store(claim, WorkCancelled(), attempt=0, stop=stop, announce=False)
+            return
+        try:
+            inputs = wire.job_inputs(data)
+        except wire.WireError as exc:
+            log.error("job %s: its inputs in Redis are missing or unreadable (%s)", job_id, exc)
+            await self.outcomes.store(claim, WorkFailed("The job's images expired or were lost before a worker could "
+                                                        "run it. Please submit it again."), attempt=0, stop=stop)
+            return
+        status = self.status
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(self.keys.job(job_id), "attempts", 1)
+            pipe.hset(self.keys.job(job_id), mapping={b"status": b"running", b"worker": status.info.name.encode()})
+            attempt = int((await pipe.execute())[0])
+        status.set(state=BUSY, job=job_id)
+        await status.beat()
+        await self._send(wire.envelope(wire.STARTED, job_id, status.info.name, attempt))
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"stylebot-{job_id}-") as folder:
+            item = await asyncio.to_thread(inputs.work_item, Path(folder))
+            outcome, fate = await self._execute(claim, item, attempt, stop)
+        elapsed = time.monotonic() - started
+        status.set(busy_s=status.info.busy_s + elapsed, last_job_s=elapsed)
+        if fate == "lost":
+            log.warning("job %s: another worker took it over while this one was unresponsive; dropped here", job_id)
+        elif fate == "stopping":
+            await self.outcomes.hand_back(claim)
+        else:
+            assert outcome is not None
+            failed = isinstance(outcome, WorkFailed)
+            status.set(state=IDLE, job=None, jobs_done=status.info.jobs_done + 1,
+                       jobs_failed=status.info.jobs_failed + int(failed))
+            # Idle before the result is stored: the bot may hand over the next job while this one's
+            # finish is on its way, so the worker does not wait a round trip between jobs.
+            with contextlib.suppress(*DOWN_ERRORS):
+                await status.beat()
+            await self.outcomes.store(claim, outcome, attempt=attempt, stop=stop)
+        status.set(state=IDLE, job=None)
+
+    async def _job_data(self, job_id: str) -> tuple[dict[bytes, bytes], bool]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.job(job_id))
+            pipe.exists(self.keys.cancel(job_id))
+            data, cancelled = await pipe.execute()
+        return data, bool(cancelled)
+
+    async def _execute(self, claim: Claim, item: Any, attempt: int,
+                       stop: asyncio.Event) -> tuple[Outcome | None, str]:
+        """Run `item` on the engine thread; returns its outcome and "done", "lost" or "stopping"."""
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue[WorkUpdate | _Done] = asyncio.Queue()
+
+        def send(message: WorkUpdate | _Done) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed while the engine finished
+                loop.call_soon_threadsafe(inbox.put_nowait, message)
+
+        cancel = threading.Event()
+        self._current = (claim.job_id, cancel)
+        fate = "done"
+        stop_deadline: float | None = None
+        next_tick = time.monotonic() + self.tick_s
+        self.engine.submit(item, cancel=cancel, on_update=send, on_done=lambda outcome: send(_Done(outcome)))
+        try:
+            while True:
+                timeout = max(0.0, next_tick - time.monotonic())
+                if stop_deadline is not None:
+                    timeout = min(timeout, max(0.0, stop_deadline - time.monotonic()))
+                try:
+                    message: WorkUpdate | _Done | None = await asyncio.wait_for(inbox.get(), timeout)
+                except TimeoutError:
+                    message = None
+                if isinstance(message, _Done):
+                    return message.outcome, fate
+                if stop.is_set() and fate == "done":
+                    fate, stop_deadline = "stopping", time.monotonic() + STOP_GRACE_S
+                    cancel.set()
+                if stop_deadline is not None and time.monotonic() >= stop_deadline:
+                    log.warning("job %s: the engine did not stop within %.0f s; handing it back anyway",
+                                claim.job_id, STOP_GRACE_S)
+                    return None, fate
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.tick_s
+                    if fate == "done" and not await self._still_mine(claim, cancel):
+                        fate = "lost"
+                        cancel.set()
+                if message is not None and fate == "done":
+                    if isinstance(message, WorkProgress):
+                        self.status.set(iterations=self.status.info.iterations + 1)
+                    kind = wire.PROGRESS if isinstance(message, WorkProgress) else wire.RETRY
+                    await self._send(wire.envelope(kind, claim.job_id, self.status.info.name, attempt, message))
+        finally:
+            self._current = None
+
+    async def _still_mine(self, claim: Claim, cancel: threading.Event) -> bool:
+        """Keep the entry from looking idle; also the cancel key, in case its pub/sub message was missed."""
+        try:
+            owned = await self._keepalive(keys=[self.keys.jobs],
+                                          args=[WORKERS_GROUP, self.worker_id, claim.entry_id])
+            if await self.redis.exists(self.keys.cancel(claim.job_id)):
+                cancel.set()
+        except DOWN_ERRORS:
+            return True  # cannot tell while Redis is away: keep going; the result is stored once it is back
+        return bool(owned)
+
+    async def _send(self, env: wire.Envelope) -> None:
+        """Progress is best effort: one lost while Redis is away is superseded by the next."""
+        try:
+            entry: dict[Any, Any] = {**env.to_fields(), b"wid": self.worker_id.encode()}
+            await self.redis.xadd(self.keys.events, entry)
+        except DOWN_ERRORS as exc:
+            log.warning("job %s: %s event not sent, Redis unreachable (%s)", env.job_id, env.kind, first_line(exc))
