@@ -19,9 +19,10 @@ from typing import Any, Literal, Protocol, TextIO
 
 Role = Literal["bot", "worker"]
 #: How each kind of process words its connection: the bot needs Discord, a Redis worker needs Redis.
-WORDS: dict[Role, tuple[str, str, str]] = {
-    "bot": ("the Discord gateway connection is down", "gateway connected, worker reporting", "the bot"),
-    "worker": ("Redis is unreachable", "Redis connected, engine reporting", "the worker"),
+#: (its connection down, healthy, the process, the thread that must keep reporting)
+WORDS: dict[Role, tuple[str, str, str, str]] = {
+    "bot": ("the Discord gateway connection is down", "gateway connected, worker reporting", "the bot", "the worker"),
+    "worker": ("Redis is unreachable", "Redis connected, engine reporting", "the worker", "the engine"),
 }
 
 
@@ -91,7 +92,7 @@ def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None =
         written_at = float(beat["written_at"])
         gateway_connected = beat["gateway_connected"]
         worker_last_beat = float(beat["worker_last_beat"])
-        down, healthy, process = WORDS[beat.get("role", "bot")]
+        down, healthy, process, thread = WORDS[beat.get("role", "bot")]
     except FileNotFoundError:
         return False, f"unhealthy: no heartbeat at {path} (not running, or not connected yet)"
     except (OSError, ValueError, TypeError, KeyError) as exc:
@@ -103,7 +104,7 @@ def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None =
         return False, f"unhealthy: {down}"
     if now - worker_last_beat > max_age_s:
         return False, (
-            f"unhealthy: the worker last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)"
+            f"unhealthy: {thread} last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)"
         )
     return True, f"healthy: {healthy}"
 

@@ -33,6 +33,10 @@ def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+#: Virtual seconds per round of waiting: the queue's poll interval.
+POLL_STEP_S = 0.5
+
+
 class World:
     def __init__(self, env: simcord.Env, bot: StyleBot) -> None:
         self.env = env
@@ -42,13 +46,16 @@ class World:
         self.alice = guild.add_member(env.create_user("alice"))
 
     async def settle_until(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
-        """The jobs run in another process: settle until `condition` holds."""
+        """The jobs run in another process: settle until `condition` holds.
+
+        The queue's pauses between polls of Redis run on simcord's virtual clock: it moves on too.
+        """
         deadline = time.monotonic() + timeout
         await self.env.settle()
         while not condition():
             assert time.monotonic() < deadline, "condition not reached in time"
             await asyncio.sleep(0.05)
-            await self.env.settle()
+            await self.env.advance_time(POLL_STEP_S)
 
     def card(self, message: Any) -> Any:
         return self.env.backend.get_message(message.channel_id, message.id)
