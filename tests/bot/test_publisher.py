@@ -61,7 +61,8 @@ async def world(tmp_path: Path):
 
 
 async def add_job(client: Client, channel, alice) -> Job:
-    job = Job(id="0badcafe", owner_id=alice.id, guild_id=None, channel_id=channel.id, params=PARAMS, content_name="cat.png", style_names=("s.png",),
+    job = Job(id="0badcafe", owner_id=alice.id, guild_id=None, channel_id=channel.id, params=PARAMS,
+              content_name="cat.png", style_names=("s.png",),
               created_at=0.0, filesize_limit=10**6)
     await client.store.add_job(job, b"c", [b"s"])
     return job
@@ -127,7 +128,7 @@ async def test_when_the_channel_refuses_the_card_goes_to_the_owners_dms(world):
 
 
 async def test_a_final_card_that_does_not_get_through_is_kept_retried_and_given_up_after_the_cutoff(world):
-    env, client, publisher, source, channel, alice = world
+    env, client, publisher, _, channel, alice = world
     job = await add_job(client, channel, alice)
     failed = replace(job, state=JobState.FAILED, error="boom", finished_at=1_000.0)
     env.inject_error("POST", "/channels/*/messages", status=503, times=2)
