@@ -11,15 +11,9 @@ from typing import Any
 
 from stylecore.options import ColorMode, OptimizerName, StyleOptions
 
-from .limits import ADAM_DEFAULTS, MAX_SEED, STYLE_STRENGTH
+from .limits import ADAM_DEFAULTS, MAX_SEED, PREVIEW_TICKS, PROGRESS_TICKS, STYLE_STRENGTH, TIMELAPSE_FRAMES
 from .messages import WorkProgress, WorkResult
 
-#: The engine reports progress about this many times per job...
-PROGRESS_TICKS = 100
-#: ...and attaches a preview image about this many times.
-PREVIEW_TICKS = 20
-#: Frames kept for a job's timelapse, evenly spaced over its run.
-TIMELAPSE_FRAMES = 24
 JOB_ID_PATTERN = r"[0-9a-f]{8}"
 
 Clock = Callable[[], float]
@@ -45,8 +39,7 @@ class Rerun(StrEnum):
     WEAKER = "weaker"
     COLOURS = "colours"
     SEED = "seed"
-    UPSCALE = "upscale"
-    """Twice the size, starting from the result: same inputs, seed and options."""
+    UPSCALE = "upscale"  # twice the size, starting from the result: same inputs, seed and options
 
     def label(self, params: JobParams) -> str:
         """The button's label under a card whose job has `params`."""
@@ -113,7 +106,7 @@ class JobParams:
         return replace(self, size=options.size, iterations=options.iterations, upscale_from=result_size)
 
     def rerun(self, variant: Rerun) -> JobParams:
-        """The parameters of a re-run: same inputs and seed, one thing changed."""
+        """The parameters of a re-run: same inputs and seed, one thing changed (for Upscale: `upscaled`)."""
         if variant is Rerun.STRONGER:
             return replace(self, style_strength=STYLE_STRENGTH.clamp(self.style_strength * 2))
         if variant is Rerun.WEAKER:

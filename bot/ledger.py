@@ -77,10 +77,6 @@ class Ledger:
     def user_jobs(self, user_id: int) -> list[Job]:
         return [job for job in self.active_jobs() if job.owner_id == user_id]
 
-    def progress(self, job_id: str) -> WorkProgress | None:
-        live = self._live.get(job_id)
-        return live.progress if live else None
-
     def position(self, job_id: str) -> int | None:
         waiting = self.queue.waiting()
         return waiting.index(job_id) + 1 if job_id in waiting else None

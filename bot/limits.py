@@ -44,3 +44,9 @@ MAX_SEED = 2**53 - 1
 SEED = Span(0, MAX_SEED)
 #: Adam's beta1, beta2 and epsilon when a user leaves them out: the engine's own.
 ADAM_DEFAULTS = StyleOptions()
+#: The engine reports progress about this many times per job...
+PROGRESS_TICKS = 100
+#: ...and attaches a preview image about this many times.
+PREVIEW_TICKS = 20
+#: Frames kept for a job's timelapse, evenly spaced over its run.
+TIMELAPSE_FRAMES = 24

@@ -32,7 +32,8 @@ class QueueCog(commands.Cog):
         eta = ledger.eta(job.id)
         eta_text = f", ETA ~{format_duration(eta)}" if eta is not None else ""
         if job.state is JobState.RUNNING:
-            progress = ledger.progress(job.id)
+            snapshot = ledger.snapshot(job.id)
+            progress = snapshot.progress if snapshot else None
             done = f" (iteration {progress.iteration}/{progress.total})" if progress and progress.iteration else ""
             where = f"running{done}"
         else:
