@@ -6,8 +6,10 @@ Exit codes: 0 done, 1 engine failure (e.g. out of memory), 2 bad input or option
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -15,15 +17,24 @@ from tqdm import tqdm
 
 from .engine import Engine
 from .errors import ImageError, OptionsError, StyleCoreError, WeightsUnavailableError
-from .images import load_image, save_image
-from .options import COLOR_MODES, OPTIMIZERS, POOLINGS, PRECISIONS, StyleOptions
+from .images import load_image, read_png_text, save_image
+from .options import COLOR_MODES, MAX_SIZE, MIN_TILE, OPTIMIZERS, POOLINGS, PRECISIONS, StyleOptions, TileSetting
+from .timelapse import encode_timelapse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from PIL import Image
+
     from .records import Progress
 
 EXIT_BAD_INPUT = 2
+#: The PNG text key holding a result's options, so `--upscale` can keep them.
+OPTIONS_KEY = "stylecore-options"
+#: Frames in a --timelapse animation.
+DEFAULT_TIMELAPSE_FRAMES = 48
+#: The progress bar's resolution (it shows a share of the estimated time).
+BAR_STEPS = 1000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +50,24 @@ def positive_int(text: str) -> int:
     return value
 
 
+def tile_setting(text: str) -> TileSetting:
+    """argparse type for --tile: auto, off or a size in pixels."""
+    if text in ("auto", "off"):
+        return "auto" if text == "auto" else "off"
+    value = int(text)
+    if not MIN_TILE <= value <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"must be auto, off or between {MIN_TILE} and {MAX_SIZE}, not {value}")
+    return value
+
+
+def gibibytes(text: str) -> int:
+    """argparse type for --memory-budget: GiB (a float) to bytes."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of GiB, not {text}")
+    return int(value * 2**30)
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = StyleOptions()
     p = _Parser(prog="stylecore", description="Paint CONTENT in the style of STYLE image(s) (Gatys et al., VGG-19).",
@@ -47,11 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s), blended equally unless --style-weights")
     p.add_argument("-o", "--output", required=True, help="output file (.png, .jpg or .webp)")
     g = p.add_argument_group("size and schedule")
-    g.add_argument("--size", type=int, default=defaults.size, help="longest side of the output in pixels")
-    g.add_argument("--iterations", type=int, default=defaults.iterations, help="iterations over all scales")
+    g.add_argument("--size", type=int,
+                   help=f"longest side of the output in pixels (default: {defaults.size}; with --upscale, twice the "
+                        "result's)")
+    g.add_argument("--iterations", type=int,
+                   help=f"iterations over all scales (default: {defaults.iterations}; with --upscale, the original "
+                        "job's top-scale iterations for each new scale)")
     g.add_argument("--no-multiscale", dest="multiscale", action="store_false",
                    help="optimise at full size only (slower for the same quality)")
     g.add_argument("--max-seconds", type=float, help="time budget: stop then and keep the best image so far")
+    g.add_argument("--upscale", metavar="RESULT",
+                   help="paint RESULT (an earlier output) again at a larger --size, starting from it: only the new "
+                        "scales run; the seed and options stored in a stylecore PNG are kept")
+    g.add_argument("--tile", type=tile_setting, default=defaults.tile, metavar="{auto,off,N}",
+                   help="optimise scales larger than N px in overlapping tiles, so memory follows the tile, not the "
+                        "image; auto: only what does not fit the device's free memory")
     g = p.add_argument_group("optimizer")
     g.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float,
@@ -78,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("output and hardware")
     g.add_argument("--save-every", type=positive_int, metavar="N",
                    help="also write the image every N iterations, as OUT_0100.png and so on")
+    g.add_argument("--timelapse", metavar="FILE.webp",
+                   help=f"also write an animation of the run ({DEFAULT_TIMELAPSE_FRAMES} frames): animated WebP, or "
+                        "GIF (FILE.gif) when that is smaller")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    g.add_argument("--memory-budget", type=gibibytes, metavar="GIB",
+                   help="memory a job may use, for --tile auto (default: 80%% of what is free)")
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 autocast where the CPU or GPU runs bf16 natively, else fp32")
     g.add_argument("--weights", default="caffe",
@@ -106,34 +150,29 @@ def _run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         raise OptionsError(f"output file must end in .png, .jpg, .jpeg or .webp: {output}")
-    init_image = None
-    init = args.init
-    if init not in ("content", "noise"):
-        init_image = load_image(init)
-        init = "image"
-    options = StyleOptions(
-        size=args.size, iterations=args.iterations, optimizer=args.optimizer, learning_rate=args.learning_rate,
-        beta1=args.beta1, beta2=args.beta2, epsilon=args.epsilon, content_weight=args.content_weight,
-        style_weight=args.style_weight, style_weights=tuple(args.style_weights) if args.style_weights else None,
-        tv_weight=args.tv_weight, style_scale=args.style_scale, content_layer=args.content_layer,
-        style_layers=tuple(args.style_layers), preserve_colors=args.preserve_colors, init=init, seed=args.seed,
-        pooling=args.pooling, multiscale=args.multiscale, max_seconds=args.max_seconds,
-        progress_every=1, preview_every=args.save_every,
-    ).validated()
+    if args.timelapse is not None and Path(args.timelapse).suffix.lower() not in (".webp", ".gif"):
+        raise OptionsError(f"--timelapse file must end in .webp or .gif: {args.timelapse}")
     if args.style_weights and len(args.style_weights) != len(args.styles):
         raise OptionsError(f"--style-weights needs {len(args.styles)} value(s), one per style image")
+    init_image, options = _options(args)
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     output.parent.mkdir(parents=True, exist_ok=True)
-    engine = Engine(weights=args.weights, device=args.device, precision=args.precision)
+    engine = Engine(weights=args.weights, device=args.device, precision=args.precision,
+                    memory_budget=args.memory_budget)
     engine.load()  # before the progress bar, so a weights error is the only line printed
 
-    bar = tqdm(total=options.iterations, unit="it", disable=args.quiet, dynamic_ncols=True)
+    # The bar shows the share of the estimated time, not of the iterations: a full-size iteration
+    # costs many coarse ones, and the engine's ETA weighs each by its pixels.
+    bar = tqdm(total=BAR_STEPS, disable=args.quiet, dynamic_ncols=True, bar_format="{l_bar}{bar}| [{elapsed}{postfix}]")
 
     def on_progress(p: Progress) -> None:
-        bar.total = p.total
-        bar.set_postfix_str(f"scale {p.scale + 1}/{p.scales} {p.width}x{p.height} loss {p.loss:.3f}", refresh=False)
-        bar.update(p.iteration - bar.n)
+        done = p.iteration / p.total if p.eta is None else p.elapsed / max(p.elapsed + p.eta, 1e-9)
+        left = "" if p.eta is None else f", ~{_duration(p.eta)} left"
+        tile = f" tile {p.tile + 1}/{p.tiles}" if p.tiles > 1 else ""
+        bar.set_postfix_str(f"{p.iteration}/{p.total} it{left}, scale {p.scale + 1}/{p.scales} "
+                            f"{p.width}x{p.height}{tile} loss {p.loss:.3f}", refresh=False)
+        bar.update(round(done * BAR_STEPS) - bar.n)
         if p.preview is not None:
             save_image(p.preview, output.with_name(f"{output.stem}_{p.iteration:04d}{output.suffix}"))
 
@@ -142,11 +181,55 @@ def _run(args: argparse.Namespace) -> int:
                                 cancel=threading.Event())
     finally:
         bar.close()
-    save_image(result.image, output)
+    save_image(result.image, output, text={OPTIONS_KEY: result.options.to_json()})
     note = " (stopped early at the time budget)" if result.stopped_early else ""
     print(f"wrote {output} ({result.image.width}x{result.image.height}) in {result.elapsed:.1f} s, "
           f"{result.iterations} iterations on {result.device}, seed {result.options.seed}{note}", file=sys.stderr)
+    if args.timelapse is not None:
+        animation = encode_timelapse(result.frames)
+        path = Path(args.timelapse).with_suffix(f".{animation.extension}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(animation.data)
+        print(f"wrote {path} ({animation.frames} frames, {len(animation.data) // 1024} KiB)", file=sys.stderr)
     return 0
+
+
+def _options(args: argparse.Namespace) -> tuple[Image.Image | None, StyleOptions]:
+    """The job's options and init image from the command line (and, upscaling, from the result's PNG)."""
+    init_image = None
+    init = args.init
+    if init not in ("content", "noise"):
+        init_image = load_image(init)
+        init = "image"
+    options = StyleOptions(
+        size=args.size or StyleOptions.size, iterations=args.iterations or StyleOptions.iterations,
+        optimizer=args.optimizer, learning_rate=args.learning_rate,
+        beta1=args.beta1, beta2=args.beta2, epsilon=args.epsilon, content_weight=args.content_weight,
+        style_weight=args.style_weight, style_weights=tuple(args.style_weights) if args.style_weights else None,
+        tv_weight=args.tv_weight, style_scale=args.style_scale, content_layer=args.content_layer,
+        style_layers=tuple(args.style_layers), preserve_colors=args.preserve_colors, init=init, seed=args.seed,
+        pooling=args.pooling, multiscale=args.multiscale,
+    )
+    if args.upscale is not None:
+        if init_image is not None:
+            raise OptionsError("--upscale starts from its RESULT: leave out --init")
+        init_image = load_image(args.upscale)
+        stored = read_png_text(args.upscale).get(OPTIONS_KEY)
+        if stored is not None:
+            options = StyleOptions.from_json(stored)  # the original job's seed and look
+        result_side = max(init_image.size)
+        factor = args.size / result_side if args.size else 2.0
+        options = options.upscaled(result_side, factor, iterations=args.iterations)
+    # How to run, never what to paint: always from this command line.
+    options = replace(options, max_seconds=args.max_seconds, tile=args.tile, progress_every=1,
+                      preview_every=args.save_every,
+                      timelapse_frames=DEFAULT_TIMELAPSE_FRAMES if args.timelapse else 0).validated()
+    return init_image, options
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 if __name__ == "__main__":

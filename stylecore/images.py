@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import (
     AnimatedImageError,
@@ -161,13 +161,33 @@ def encode_image(image: Image.Image, format: OutputFormat = "png", *, max_bytes:
         current = resize_to(current, max(16, int(max(current.size) * 0.8)))
 
 
-def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
-    """Write by file extension (.png, .jpg/.jpeg, .webp); unknown extensions are an OptionsError."""
+def save_image(image: Image.Image, path: str | os.PathLike[str], *, text: dict[str, str] | None = None) -> None:
+    """Write by file extension (.png, .jpg/.jpeg, .webp); unknown extensions are an OptionsError.
+
+    `text`: key/value notes stored in a PNG's text chunks (other formats ignore them).
+    """
     suffix = Path(path).suffix.lower()
     formats: dict[str, OutputFormat] = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
     if suffix not in formats:
         raise OptionsError(f"output file must end in .png, .jpg, .jpeg or .webp, not {suffix or 'nothing'!r}")
+    if text and suffix == ".png":
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_itxt(key, value)
+        buffer = io.BytesIO()
+        to_rgb(image).save(buffer, "PNG", optimize=False, compress_level=6, pnginfo=info)
+        Path(path).write_bytes(buffer.getvalue())
+        return
     Path(path).write_bytes(encode_image(image, formats[suffix]).data)
+
+
+def read_png_text(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text chunks of a PNG file ({} for other formats or unreadable files); reads no pixels."""
+    try:
+        with Image.open(path) as image:
+            return dict(getattr(image, "text", {})) if image.format == "PNG" else {}
+    except (OSError, SyntaxError, ValueError):
+        return {}
 
 
 def _save(image: Image.Image, format: str, quality: int | None) -> bytes:

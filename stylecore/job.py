@@ -16,6 +16,7 @@ from . import colors
 from .devices import autocast, is_out_of_memory
 from .errors import Cancelled
 from .images import resize_to
+from .lbfgs import LBFGS
 from .losses import STYLE_SCALE, TV_SCALE, ContentLoss, StyleLoss, TVLoss, gram
 from .optimizers import make_optimizer
 from .records import Progress, StopReason, StyleResult
@@ -111,6 +112,7 @@ class StyleJob:
         self.total = sum(s.iterations * self._tiles(s) for s in plan)
         self.budget_cut = False
         self.reported = -1
+        self.step_scale: float | None = None  # L-BFGS's latest inverse-curvature scale, for tiled visits
         self.last = (math.nan, math.nan, math.nan)
         self.frames = FrameKeeper(opts.timelapse_frames) if opts.timelapse_frames else None
         image: torch.Tensor | None = None
@@ -194,6 +196,7 @@ class StyleJob:
             step += 1
             self.done += 1
             self._ticked(image, scale_index, plan, step, step == plan[scale_index].iterations)
+        self._learn_step_scale(optimizer)
         return image.detach(), True
 
     def _optimise_tiled(
@@ -231,7 +234,10 @@ class StyleJob:
             start = window.detach().clone()
             last_good = start.clone()
             weight = grid.feather(tile).to(self.device)
-            optimizer = make_optimizer(window, opts)
+            # A fresh optimiser per visit, but not a cold one: its first step takes the scale learned
+            # so far (the losses are scaled per pixel, so it carries across windows and scales).
+            # Without it, each visit's first step is a tiny one and tiles move unevenly.
+            optimizer = make_optimizer(window, opts, initial_scale=self.step_scale)
             closure = self._closure(optimizer, objective, window, objective_scale)
             for step in range(steps):
                 if self._deadline_reached(last_step_seconds):
@@ -258,10 +264,15 @@ class StyleJob:
                 steps_done += 1
                 self.done += 1
                 self._ticked(image, scale_index, plan, steps_done / tiles, False, tile=tile_index, tiles=tiles)
+            self._learn_step_scale(optimizer)
             objective.leave()
         if self.progress is not None and self.reported != self.done:
             self._report(image, scale_index, plan, steps_done / tiles, tile_index, tiles)  # the scale's end
         return image, True
+
+    def _learn_step_scale(self, optimizer: torch.optim.Optimizer) -> None:
+        if isinstance(optimizer, LBFGS) and optimizer.step_scale is not None:
+            self.step_scale = optimizer.step_scale
 
     def _closure(self, optimizer: torch.optim.Optimizer,
                  losses: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],

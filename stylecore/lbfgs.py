@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 
 
 class LBFGS(torch.optim.Optimizer):
-    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1.0, history_size: int = 20) -> None:
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1.0, history_size: int = 20,
+                 initial_scale: float | None = None) -> None:
+        """`initial_scale`: the first step is -lr * initial_scale * gradient (a scale learned on a
+        similar problem: `step_scale` of an earlier run); None takes torch's cautious first step."""
         super().__init__(params, {"lr": lr})
+        self.initial_scale = initial_scale
         if len(self.param_groups) != 1 or len(self.param_groups[0]["params"]) != 1:
             raise ValueError("this L-BFGS optimises exactly one tensor")
         self.history_size = history_size
@@ -36,7 +40,9 @@ class LBFGS(torch.optim.Optimizer):
         with torch.enable_grad():
             loss = closure()
         grad = param.grad.reshape(-1).clone()
-        if self._previous is None:
+        if self._previous is None and self.initial_scale is not None:
+            step = grad * (-lr * self.initial_scale)
+        elif self._previous is None:
             # No curvature known yet: a gradient step of at most `lr` in L1 norm (as torch's L-BFGS).
             step = grad * (-lr * min(1.0, 1.0 / grad.abs().sum().item()))
         else:
@@ -46,6 +52,15 @@ class LBFGS(torch.optim.Optimizer):
         param.add_(step.view_as(param))
         self._previous = (grad, step)
         return loss
+
+    @property
+    def step_scale(self) -> float | None:
+        """The newest curvature pair's s·y / y·y: the inverse-Hessian scale the next step starts from."""
+        if not self._order:
+            return None
+        assert self._sy is not None and self._yy is not None
+        newest = self._order[-1]
+        return float((self._sy[newest, newest] / self._yy[newest, newest]).item())
 
     def _remember(self, s: torch.Tensor, y: torch.Tensor) -> None:
         """Store the pair (s, y) unless its curvature is not positive (then the history stays)."""

@@ -12,13 +12,15 @@ if TYPE_CHECKING:
     from .options import StyleOptions
 
 
-def make_optimizer(image: torch.Tensor, options: StyleOptions) -> torch.optim.Optimizer:
+def make_optimizer(image: torch.Tensor, options: StyleOptions,
+                   initial_scale: float | None = None) -> torch.optim.Optimizer:
+    """`initial_scale`: L-BFGS's first step size per unit of gradient, learned on a similar problem."""
     lr = options.learning_rate
     assert lr is not None, "options must be validated first"
     if options.optimizer == "lbfgs":
         # One function evaluation per step, so cancel, deadline and progress are checked every
         # iteration; the curvature history persists across steps.
-        return LBFGS([image], lr=lr, history_size=20)
+        return LBFGS([image], lr=lr, history_size=20, initial_scale=initial_scale)
     if options.optimizer == "adam":
         return torch.optim.Adam([image], lr=lr, betas=(options.beta1, options.beta2), eps=options.epsilon)
     if options.optimizer == "adagrad":

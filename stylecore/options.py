@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
 from .errors import OptionsError
@@ -160,6 +161,23 @@ class StyleOptions:
             new_scales = len(plan_scales(size, 2**20, self.multiscale, above=result_size))
             iterations = top * new_scales
         return replace(self, size=size, iterations=iterations, init="image", upscale_from=result_size)
+
+    def to_json(self) -> str:
+        """The options as JSON (the CLI stores them in its PNGs, so an upscale can keep them)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> StyleOptions:
+        """Options from `to_json()`'s output, validated; unknown keys or bad values are an OptionsError."""
+        try:
+            values = json.loads(text)
+        except ValueError:
+            raise OptionsError("stored options are not valid JSON") from None
+        _check(isinstance(values, dict), "stored options are not a JSON object")
+        for name in ("style_weights", "style_layers", "style_layer_weights"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
+        return cls().with_values(**values).validated()
 
     def with_values(self, **changes: object) -> StyleOptions:
         """`dataclasses.replace` that names an unknown key instead of a TypeError about __init__."""

@@ -38,6 +38,21 @@ def test_jpeg_output_and_progress_bar(tmp_path) -> None:
     assert "2/2" in proc.stderr  # tqdm's bar reached the end
 
 
+def test_timelapse_and_an_upscale_that_keeps_the_seed(tmp_path) -> None:
+    out, animation = tmp_path / "small.png", tmp_path / "run.webp"
+    proc = run_cli(CONTENT, STYLE, "-o", str(out), "--size", "48", "--iterations", "3", "--no-multiscale",
+                   "--seed", "5", "--timelapse", str(animation), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    written = animation if animation.exists() else animation.with_suffix(".gif")
+    with Image.open(written) as decoded:
+        assert decoded.n_frames == 4  # the start and three iterations
+    big = tmp_path / "big.png"
+    proc = run_cli(CONTENT, STYLE, "-o", str(big), "--upscale", str(out), "--tile", "32", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(big).size == (96, 64)
+    assert "seed 5" in proc.stderr  # from the result's PNG, not the command line
+
+
 @pytest.mark.parametrize("make_args,message", [
     (lambda tmp: [str(tmp / "missing.png"), STYLE], "missing.png: no such file"),
     (lambda tmp: [str(_write(tmp / "text.png", b"just text")), STYLE], "text.png is not an image"),
@@ -46,6 +61,8 @@ def test_jpeg_output_and_progress_bar(tmp_path) -> None:
     (lambda tmp: [CONTENT, STYLE, "--style-weights", "1", "2"], "needs 1 value"),
     (lambda tmp: [CONTENT, STYLE, "--optimizer", "rmsprop"], "invalid choice"),
     (lambda tmp: [CONTENT, STYLE, "--save-every", "0"], "--save-every: must be at least 1"),
+    (lambda tmp: [CONTENT, STYLE, "--tile", "8"], "--tile: must be auto, off or between 32"),
+    (lambda tmp: [CONTENT, STYLE, "--timelapse", str(tmp / "run.mp4")], "must end in .webp or .gif"),
     (lambda tmp: [CONTENT, STYLE, "--weights", str(_write(tmp / "w.pth", b"junk"))], "cannot read weights"),
     (lambda tmp: [CONTENT, STYLE, "--device", "tpu"], "unknown device"),
 ])

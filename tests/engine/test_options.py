@@ -39,10 +39,25 @@ def test_defaults_validate_and_resolve_the_learning_rate() -> None:
     ({"max_seconds": 0.0}, "max seconds must be positive"),
     ({"progress_every": 0}, "progress every must be at least 1"),
     ({"preview_every": 0}, "preview every must be at least 1"),
+    ({"tile": 8}, "tile must be auto, off or a size between 32"),
+    ({"tile": "sometimes"}, "tile must be auto, off"),
+    ({"tile": True}, "tile must be auto, off"),
+    ({"upscale_from": 256}, "needs init 'image'"),
+    ({"upscale_from": 512, "init": "image"}, "upscale from must be between 16 and the size"),
+    ({"timelapse_frames": 1}, "timelapse frames must be 0 or between 2"),
 ])
 def test_bad_values_name_the_option(changes, message) -> None:
     with pytest.raises(OptionsError, match=message):
         StyleOptions(**changes).validated()
+
+
+def test_json_round_trip_and_bad_json() -> None:
+    options = StyleOptions(seed=9, style_weights=(1.0, 2.0), tile=256, style_layers=("relu1_1", "relu2_1"))
+    assert StyleOptions.from_json(options.to_json()) == options.validated()
+    with pytest.raises(OptionsError, match="not valid JSON"):
+        StyleOptions.from_json("{")
+    with pytest.raises(OptionsError, match="unknown option"):
+        StyleOptions.from_json('{"colour": "red"}')
 
 
 def test_with_values_names_unknown_keys() -> None:
