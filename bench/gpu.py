@@ -27,8 +27,9 @@ def square(image: Image.Image, side: int) -> Image.Image:
     return image.resize((side, side), Image.Resampling.LANCZOS)
 
 
-def ms_per_iteration(engine: Engine, content: Image.Image, style: Image.Image, iterations: int,
-                     optimizer: str = "lbfgs") -> float:
+def ms_per_iteration(
+    engine: Engine, content: Image.Image, style: Image.Image, iterations: int, optimizer: str = "lbfgs"
+) -> float:
     marks: dict[int, float] = {}
 
     def progress(p: Progress) -> None:
@@ -36,8 +37,14 @@ def ms_per_iteration(engine: Engine, content: Image.Image, style: Image.Image, i
         marks[p.iteration] = time.perf_counter()
 
     warm = 10  # cudnn.benchmark picks algorithms during the first iterations
-    options = StyleOptions(size=max(content.size), iterations=iterations + warm, multiscale=False, seed=0,
-                           progress_every=1, optimizer=optimizer)
+    options = StyleOptions(
+        size=max(content.size),
+        iterations=iterations + warm,
+        multiscale=False,
+        seed=0,
+        progress_every=1,
+        optimizer=optimizer,
+    )
     engine.stylize(content, [style], options, progress=progress)
     return (marks[iterations + warm] - marks[warm]) / iterations * 1000
 
@@ -71,12 +78,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cpath = Path(tmp) / "c512.png"
         c512.save(cpath)
-        run = run_pastiche(cpath, EXAMPLES / "starry_night.jpg", size=512, steps=args.iterations,
-                           device="cuda", workdir=Path(tmp))
+        run = run_pastiche(
+            cpath, EXAMPLES / "starry_night.jpg", size=512, steps=args.iterations, device="cuda", workdir=Path(tmp)
+        )
     pastiche_ms = run.loop_seconds / run.steps * 1000
     print(f"  pastiche  fp32  lbfgs  {pastiche_ms:7.2f} ms (includes its warm-up)")
-    print(f"  ratios vs pastiche: fp32 {results[('fp32', 'lbfgs')] / pastiche_ms:.3f}, "
-          f"bf16 {results[('bf16', 'lbfgs')] / pastiche_ms:.3f}")
+    print(
+        f"  ratios vs pastiche: fp32 {results[('fp32', 'lbfgs')] / pastiche_ms:.3f}, "
+        f"bf16 {results[('bf16', 'lbfgs')] / pastiche_ms:.3f}"
+    )
 
     print("\n[memory] peak allocated, 3 iterations, default precision")
     for side in (512, 1024, 2048):
@@ -90,8 +100,10 @@ def main() -> None:
         result = engine.stylize(content, [style], StyleOptions(size=512, iterations=300, seed=0))
         torch.cuda.synchronize()
         score = referee.score(result.image, content, style)
-        print(f"  {name:5} content {score.content_error:.4f}  style {score.style_error:.4f}  "
-              f"({time.perf_counter() - start:.2f} s)")
+        print(
+            f"  {name:5} content {score.content_error:.4f}  style {score.style_error:.4f}  "
+            f"({time.perf_counter() - start:.2f} s)"
+        )
 
     print("\n[oom] memory capped: typed error, then the engine serves the next job")
     torch.cuda.empty_cache()
@@ -113,9 +125,11 @@ def main() -> None:
         seen.append(p.iteration)
         if p.iteration == 5:
             cancel.set()
+
     try:
-        default.stylize(content, [style], StyleOptions(size=512, iterations=500, progress_every=1),
-                        progress=progress, cancel=cancel)
+        default.stylize(
+            content, [style], StyleOptions(size=512, iterations=500, progress_every=1), progress=progress, cancel=cancel
+        )
     except Exception as exc:  # noqa: BLE001 - report whatever happened
         print(f"  {type(exc).__name__} after iteration {seen[-1]}")
 

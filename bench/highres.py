@@ -42,19 +42,41 @@ def child(size: int, tile: str, iterations: int, device: str, budget: float | No
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    result = engine.stylize(load_image(CONTENT), [load_image(STYLE)], options,
-                            progress=lambda p: tiles.add(p.tiles))
+    result = engine.stylize(load_image(CONTENT), [load_image(STYLE)], options, progress=lambda p: tiles.add(p.tiles))
     seconds = time.perf_counter() - start
-    peak = (torch.cuda.max_memory_allocated() if device.startswith("cuda")
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    peak = (
+        torch.cuda.max_memory_allocated()
+        if device.startswith("cuda")
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    )
     result.image.save(out)
-    print(json.dumps({"size": size, "tile": tile, "seconds": seconds, "peak_gib": peak / 2**30,
-                      "tiles": max(tiles), "iterations": result.iterations}))
+    print(
+        json.dumps(
+            {
+                "size": size,
+                "tile": tile,
+                "seconds": seconds,
+                "peak_gib": peak / 2**30,
+                "tiles": max(tiles),
+                "iterations": result.iterations,
+            }
+        )
+    )
 
 
 def run(size: int, tile: str, iterations: int, device: str, budget: float | None, out: Path) -> dict[str, float]:
-    command = [sys.executable, "-m", "bench.highres", "_child", str(size), tile, str(iterations), device,
-               str(budget or 0), str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.highres",
+        "_child",
+        str(size),
+        tile,
+        str(iterations),
+        device,
+        str(budget or 0),
+        str(out),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{size} px ({tile}) failed:\n{proc.stderr[-2000:]}")
@@ -82,8 +104,10 @@ def main() -> None:
     print(f"\n[sizes] default schedule, {args.iterations} iterations, tile auto")
     for size in args.sizes:
         r = run(size, "auto", args.iterations, args.device, args.memory_budget, args.out / f"auto_{size}.png")
-        print(f"  {size:5} px: {r['seconds']:8.1f} s, peak {r['peak_gib']:5.2f} GiB, {r['tiles']:.0f} tile(s) at "
-              f"the top scale, {r['iterations']:.0f} steps")
+        print(
+            f"  {size:5} px: {r['seconds']:8.1f} s, peak {r['peak_gib']:5.2f} GiB, {r['tiles']:.0f} tile(s) at "
+            f"the top scale, {r['iterations']:.0f} steps"
+        )
 
     if args.compare:
         size, iterations = args.compare, args.compare_iterations
@@ -92,15 +116,21 @@ def main() -> None:
         tiled = run(size, str(size // 2), iterations, args.device, None, args.out / f"tiled_{size}.png")
         referee = Referee()
         content, style = load_image(CONTENT), load_image(STYLE)
-        scores = {name: referee.score(load_image(args.out / f"{name}_{size}.png"), content, style)
-                  for name in ("untiled", "tiled")}
+        scores = {
+            name: referee.score(load_image(args.out / f"{name}_{size}.png"), content, style)
+            for name in ("untiled", "tiled")
+        }
         for name, r in (("untiled", untiled), ("tiled", tiled)):
             s = scores[name]
-            print(f"  {name:8} {r['seconds']:8.1f} s, peak {r['peak_gib']:5.2f} GiB, "
-                  f"content {s.content_error:.4f}, style {s.style_error:.4f}")
-        print(f"  ratio tiled/untiled: time {tiled['seconds'] / untiled['seconds']:.2f} (goal <= 1.3), "
-              f"content {scores['tiled'].content_error / scores['untiled'].content_error:.3f}, "
-              f"style {scores['tiled'].style_error / scores['untiled'].style_error:.3f} (goal <= 1.05)")
+            print(
+                f"  {name:8} {r['seconds']:8.1f} s, peak {r['peak_gib']:5.2f} GiB, "
+                f"content {s.content_error:.4f}, style {s.style_error:.4f}"
+            )
+        print(
+            f"  ratio tiled/untiled: time {tiled['seconds'] / untiled['seconds']:.2f} (goal <= 1.3), "
+            f"content {scores['tiled'].content_error / scores['untiled'].content_error:.3f}, "
+            f"style {scores['tiled'].style_error / scores['untiled'].style_error:.3f} (goal <= 1.05)"
+        )
 
 
 if __name__ == "__main__":

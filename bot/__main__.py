@@ -55,19 +55,29 @@ def read_token(environ: Mapping[str, str]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     config = argparse.ArgumentParser(add_help=False)
-    config.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help=f"TOML config file (default: {DEFAULT_CONFIG} if it exists, else built-in defaults)")
-    parser = argparse.ArgumentParser(prog="stylebot", parents=[config],
-                                     description="Neural style transfer on Discord. The token comes from "
-                                                 "DISCORD_TOKEN or DISCORD_TOKEN_FILE.")
+    config.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help=f"TOML config file (default: {DEFAULT_CONFIG} if it exists, else built-in defaults)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="stylebot",
+        parents=[config],
+        description="Neural style transfer on Discord. The token comes from DISCORD_TOKEN or DISCORD_TOKEN_FILE.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="{run,worker,healthcheck}")
     commands.add_parser("run", parents=[config], help="run the bot (the default)")
-    worker = commands.add_parser("worker", parents=[config],
-                                 help='run jobs from the Redis queue ([queue] backend = "redis"), one device each')
+    worker = commands.add_parser(
+        "worker", parents=[config], help='run jobs from the Redis queue ([queue] backend = "redis"), one device each'
+    )
     worker.add_argument("--device", help="this worker's device, overriding [engine] device (e.g. cuda:1)")
     worker.add_argument("--threads", type=int, help="cap PyTorch's CPU threads (several CPU workers on one machine)")
-    commands.add_parser("healthcheck", parents=[config],
-                        help="exit 0 if the running bot's (or worker's) heartbeat is fresh, 1 if not (for Docker)")
+    commands.add_parser(
+        "healthcheck",
+        parents=[config],
+        help="exit 0 if the running bot's (or worker's) heartbeat is fresh, 1 if not (for Docker)",
+    )
     return parser
 
 
@@ -189,8 +199,9 @@ async def _serve(bot: StyleBot, token: str) -> None:
         await bot.connect()
 
 
-async def login_with_retry(bot: StyleBot, token: str, *, first_delay: float = RETRY_FIRST_S,
-                           max_delay: float = RETRY_MAX_S) -> None:
+async def login_with_retry(
+    bot: StyleBot, token: str, *, first_delay: float = RETRY_FIRST_S, max_delay: float = RETRY_MAX_S
+) -> None:
     """Log in, waiting and trying again while Discord cannot be reached; a rejected token raises at once.
 
     Once logged in, discord.py's own `connect` reconnects the gateway with backoff.

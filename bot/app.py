@@ -65,12 +65,14 @@ class StyleBot(commands.Bot):
         """Called every `health.interval_s` seconds; writes the file `stylebot healthcheck` reads."""
         self.queue = self._make_queue(engine)
         self.ledger = Ledger(config, store, self.queue, metrics, clock=discord_clock)
-        self.publisher = Publisher(self, self.ledger, store, progress_interval=config.bot.progress_interval,
-                                   clock=discord_clock)
+        self.publisher = Publisher(
+            self, self.ledger, store, progress_interval=config.bot.progress_interval, clock=discord_clock
+        )
         self.ledger.listeners.append(self.publisher)
         self.intake = Intake(config, store, self.ledger, Cooldowns(config.limits.cooldown_s))
-        self.housekeeping = Housekeeping(self.ledger, self.publisher, store, clock=discord_clock,
-                                         retention_hours=config.storage.retention_hours)
+        self.housekeeping = Housekeeping(
+            self.ledger, self.publisher, store, clock=discord_clock, retention_hours=config.storage.retention_hours
+        )
         self._housekeeping = tasks.loop(seconds=HOUSEKEEPING_S)(self._housekeep)
         self._heartbeat = tasks.loop(seconds=config.health.interval_s)(self._beat)
 
@@ -85,8 +87,11 @@ class StyleBot(commands.Bot):
         if engine is None:
             from stylecore import Engine  # here: importing PyTorch takes seconds
 
-            engine = Engine(weights=self.config.engine.weights, device=self.config.engine.device,
-                            precision=self.config.engine.precision)
+            engine = Engine(
+                weights=self.config.engine.weights,
+                device=self.config.engine.device,
+                precision=self.config.engine.precision,
+            )
         local = InProcessQueue(EngineWorker(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
         self.metrics.watch_workers(local.workers_online, None)
         return local

@@ -27,16 +27,19 @@ CANCEL_REPLIES = {
 }
 
 
-class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                   template=rf"stylebot:cancel:(?P<job>{JOB_ID_PATTERN})"):
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stylebot:cancel:(?P<job>{JOB_ID_PATTERN})"
+):
     def __init__(self, job_id: str) -> None:
-        super().__init__(discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger,
-                                           custom_id=f"stylebot:cancel:{job_id}"))
+        super().__init__(
+            discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"stylebot:cancel:{job_id}")
+        )
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str], /) -> CancelButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelButton:
         return cls(match["job"])
 
     async def callback(self, interaction: discord.Interaction[StyleBot]) -> None:  # type: ignore[override]  # discord.py types it for any client; only this bot's clicks arrive
@@ -49,11 +52,15 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         if interaction.user.id != job.owner_id and not interaction.permissions.manage_messages:
             await interaction.response.send_message(
                 f"Only <@{job.owner_id}> or someone with the Manage Messages permission can cancel job "
-                f"`{self.job_id}`.", ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+                f"`{self.job_id}`.",
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
             return
         if not job.state.active:
-            await interaction.response.send_message(f"Job `{self.job_id}` already ended ({job.state.value}).",
-                                                    ephemeral=True)
+            await interaction.response.send_message(
+                f"Job `{self.job_id}` already ended ({job.state.value}).", ephemeral=True
+            )
             return
         # A running job stops within one iteration, which may take a moment on a big image.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -62,17 +69,23 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         await interaction.edit_original_response(content=reply.format(id=self.job_id))
 
 
-class RerunButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                  template=rf"stylebot:rerun:(?P<variant>{'|'.join(Rerun)}):(?P<job>{JOB_ID_PATTERN})"):
+class RerunButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"stylebot:rerun:(?P<variant>{'|'.join(Rerun)}):(?P<job>{JOB_ID_PATTERN})",
+):
     def __init__(self, job_id: str, variant: Rerun, label: str) -> None:
-        super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.secondary,
-                                           custom_id=f"stylebot:rerun:{variant.value}:{job_id}"))
+        super().__init__(
+            discord.ui.Button(
+                label=label, style=discord.ButtonStyle.secondary, custom_id=f"stylebot:rerun:{variant.value}:{job_id}"
+            )
+        )
         self.job_id = job_id
         self.variant = variant
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str], /) -> RerunButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RerunButton:
         label = item.label if isinstance(item, discord.ui.Button) else None
         return cls(match["job"], Rerun(match["variant"]), label or "")
 
@@ -80,16 +93,21 @@ class RerunButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
         await interaction.client.intake.rerun(interaction, self.job_id, self.variant)
 
 
-class TimelapseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                      template=rf"stylebot:timelapse:(?P<job>{JOB_ID_PATTERN})"):
+class TimelapseButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stylebot:timelapse:(?P<job>{JOB_ID_PATTERN})"
+):
     def __init__(self, job_id: str) -> None:
-        super().__init__(discord.ui.Button(label="Timelapse", style=discord.ButtonStyle.secondary,
-                                           custom_id=f"stylebot:timelapse:{job_id}"))
+        super().__init__(
+            discord.ui.Button(
+                label="Timelapse", style=discord.ButtonStyle.secondary, custom_id=f"stylebot:timelapse:{job_id}"
+            )
+        )
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
-                             match: re.Match[str], /) -> TimelapseButton:
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> TimelapseButton:
         return cls(match["job"])
 
     async def callback(self, interaction: discord.Interaction[StyleBot]) -> None:  # type: ignore[override]  # discord.py types it for any client; only this bot's clicks arrive
@@ -102,11 +120,15 @@ class TimelapseButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
             hours = bot.config.storage.retention_hours
             await interaction.response.send_message(
                 f"The timelapse of job `{self.job_id}` is no longer kept (a job's files are deleted {hours:g} "
-                "hours after it ends).", ephemeral=True)
+                "hours after it ends).",
+                ephemeral=True,
+            )
             return
         await interaction.response.send_message(
             f"Timelapse of job `{self.job_id}`, for <@{interaction.user.id}>.",
-            file=discord.File(io.BytesIO(data), filename=path.name), allowed_mentions=discord.AllowedMentions.none())
+            file=discord.File(io.BytesIO(data), filename=path.name),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
 
 
 #: The re-run buttons under a result, in order.

@@ -31,8 +31,7 @@ async def send_own(client: discord.Client, job: Job, card: Card) -> discord.Mess
     try:
         return await _send(channel, job, card)
     except (discord.Forbidden, discord.NotFound) as exc:
-        log.info("job %s: cannot post in channel %s (%s); sending the card by DM",
-                 job.id, job.channel_id, exc.status)
+        log.info("job %s: cannot post in channel %s (%s); sending the card by DM", job.id, job.channel_id, exc.status)
     user = client.get_user(job.owner_id) or await client.fetch_user(job.owner_id)
     return await _send(user, job, card)
 
@@ -42,5 +41,10 @@ def view_of(job: Job, card: Card) -> discord.ui.View | None:
 
 
 async def _send(target: discord.abc.Messageable, job: Job, card: Card) -> discord.Message:
-    return await target.send(content=card.content, embed=card.embed, files=card.files(),
-                             allowed_mentions=NO_MENTIONS, view=view_of(job, card) or MISSING)
+    return await target.send(
+        content=card.content,
+        embed=card.embed,
+        files=card.files(),
+        allowed_mentions=NO_MENTIONS,
+        view=view_of(job, card) or MISSING,
+    )

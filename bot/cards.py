@@ -42,8 +42,11 @@ class Card:
     def key(self) -> str:
         """Equal keys render equal messages: used to skip edits that change nothing."""
         digest = hashlib.sha1(self.file[1]).hexdigest() if self.file else None
-        return json.dumps([self.content, self.embed.to_dict(), self.file and self.file[0], digest, self.buttons],
-                          sort_keys=True, default=str)
+        return json.dumps(
+            [self.content, self.embed.to_dict(), self.file and self.file[0], digest, self.buttons],
+            sort_keys=True,
+            default=str,
+        )
 
     def files(self) -> list[discord.File]:
         return [discord.File(io.BytesIO(self.file[1]), filename=self.file[0])] if self.file else []
@@ -101,8 +104,11 @@ def render(state: Snapshot) -> Card:
 
 def moved_card(job: Job, link: str) -> Card:
     """What the interaction's card says once the job continues in a message the bot owns."""
-    embed = discord.Embed(colour=COLOURS[job.state], title="Continued below",
-                          description=f"This job's card moved to {link} (Discord's 15-minute limit on this reply).")
+    embed = discord.Embed(
+        colour=COLOURS[job.state],
+        title="Continued below",
+        description=f"This job's card moved to {link} (Discord's 15-minute limit on this reply).",
+    )
     embed.set_footer(text=f"Job {job.id}")
     return Card(None, embed, None, "none", progress=False)
 
@@ -156,8 +162,10 @@ def _running(state: Snapshot) -> str:
     if progress is None or progress.iteration == 0:
         lines.append("Starting…")
     else:
-        lines.append(f"Iteration **{progress.iteration}/{progress.total}** · "
-                     f"scale {progress.scale + 1}/{progress.scales}"
-                     f" ({progress.width}×{progress.height})")
+        lines.append(
+            f"Iteration **{progress.iteration}/{progress.total}** · "
+            f"scale {progress.scale + 1}/{progress.scales}"
+            f" ({progress.width}×{progress.height})"
+        )
         lines.append(f"{format_duration(progress.elapsed)} elapsed · ETA {_eta(progress.eta)}")
     return "\n".join(lines)

@@ -27,8 +27,15 @@ class ConfigError(Exception):
     """The configuration cannot be used; `str()` says every problem, one per line."""
 
 
-def _key(default: Any, *, lo: float | None = None, hi: float | None = None, span: Span[Any] | None = None,
-         choices: tuple[str, ...] | None = None, pattern: str | None = None) -> Any:
+def _key(
+    default: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    span: Span[Any] | None = None,
+    choices: tuple[str, ...] | None = None,
+    pattern: str | None = None,
+) -> Any:
     if span is not None:
         lo, hi = span.lo, span.hi
     return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices, "pattern": pattern})
@@ -202,10 +209,12 @@ def load_config(path: str | os.PathLike[str] | None, *, environ: Mapping[str, st
     for name, text in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
-        section, _, key = name[len(ENV_PREFIX):].lower().partition("_")
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
         if section not in SECTIONS or key not in schema()[section]:
-            problems.append(f"environment: {name} does not name a setting (expected STYLEBOT_<SECTION>_<KEY>, "
-                            f"e.g. STYLEBOT_LIMITS_MAX_SIZE)")
+            problems.append(
+                f"environment: {name} does not name a setting (expected STYLEBOT_<SECTION>_<KEY>, "
+                f"e.g. STYLEBOT_LIMITS_MAX_SIZE)"
+            )
             continue
         values[section][key] = (EnvText(text), f"environment: {name}")
 
@@ -227,8 +236,10 @@ def load_config(path: str | os.PathLike[str] | None, *, environ: Mapping[str, st
         raise ConfigError("\n".join(problems))
     config = Config(**sections)
     if config.health.max_age_s <= config.health.interval_s:
-        raise ConfigError(f"{source}: [health] max_age_s ({config.health.max_age_s:g}) must be longer than "
-                          f"interval_s ({config.health.interval_s:g}), or every healthcheck would fail")
+        raise ConfigError(
+            f"{source}: [health] max_age_s ({config.health.max_age_s:g}) must be longer than "
+            f"interval_s ({config.health.interval_s:g}), or every healthcheck would fail"
+        )
     return config
 
 

@@ -47,8 +47,7 @@ class EtaModel:
         return self.seconds_per_unit * self._units(params.iterations, params.size)
 
 
-def job_eta(job_id: str, live: Mapping[str, LiveJob], queue: JobQueue, durations: EtaModel,
-            now: float) -> float | None:
+def job_eta(job_id: str, live: Mapping[str, LiveJob], queue: JobQueue, durations: EtaModel, now: float) -> float | None:
     """Seconds until a job is done: its own remaining time, plus, while it waits, the running jobs' and
     those ahead of it, shared by the workers. None while any of them has no estimate yet."""
 

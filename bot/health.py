@@ -103,9 +103,7 @@ def check(path: str | os.PathLike[str], *, max_age_s: float, now: float | None =
     if gateway_connected is not True:
         return False, f"unhealthy: {down}"
     if now - worker_last_beat > max_age_s:
-        return False, (
-            f"unhealthy: {thread} last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)"
-        )
+        return False, (f"unhealthy: {thread} last reported {now - worker_last_beat:.0f}s ago (limit {max_age_s:.0f}s)")
     return True, f"healthy: {healthy}"
 
 

@@ -18,8 +18,9 @@ RETENTION_SWEEP_S = 600.0
 
 
 class Housekeeping:
-    def __init__(self, ledger: Ledger, publisher: Publisher, store: Store, *, clock: Clock,
-                 retention_hours: float) -> None:
+    def __init__(
+        self, ledger: Ledger, publisher: Publisher, store: Store, *, clock: Clock, retention_hours: float
+    ) -> None:
         self.ledger = ledger
         self.publisher = publisher
         self.store = store

@@ -49,8 +49,9 @@ async def read_attachment(attachment: discord.Attachment, *, role: str, max_byte
     try:
         data = await attachment.read()
     except discord.HTTPException as exc:
-        raise UserError(f"The {role} image {name} could not be downloaded from Discord ({exc.status}); "
-                        "please send it again.") from None
+        raise UserError(
+            f"The {role} image {name} could not be downloaded from Discord ({exc.status}); please send it again."
+        ) from None
     return await check_image(data, name=name, role=role, max_bytes=max_bytes, max_pixels=max_pixels)
 
 

@@ -52,8 +52,9 @@ class Intake:
 
         async def build(settings: ServerSettings) -> NewJob:
             if not styles and not preset:
-                raise UserError("A style is needed: attach a style image (style:) or pick one of the server's "
-                                "presets (preset:).")
+                raise UserError(
+                    "A style is needed: attach a style image (style:) or pick one of the server's presets (preset:)."
+                )
             chosen = await self._preset(interaction, preset) if preset else None
             params = resolve_params(options, settings, len(styles) + (1 if chosen else 0), self.config)
             content_input = await self._read(content, "content")
@@ -67,16 +68,23 @@ class Intake:
 
         return await self._submit(interaction, build)
 
-    async def stylize_message(self, interaction: discord.Interaction, image: discord.Attachment,
-                              preset: str) -> Job | None:
+    async def stylize_message(
+        self, interaction: discord.Interaction, image: discord.Attachment, preset: str
+    ) -> Job | None:
         """The "Stylize" message menu, once a preset was picked: the message's image is the content."""
 
         async def build(settings: ServerSettings) -> NewJob:
             chosen = await self._preset(interaction, preset)
             params = resolve_params(UserOptions(), settings, 1, self.config)
             content_input = await self._read(image, "content")
-            return self._new_job(interaction, params, content_input.data, content_input.name,
-                                 [await _preset_bytes(chosen)], [f"preset {chosen.name}"])
+            return self._new_job(
+                interaction,
+                params,
+                content_input.data,
+                content_input.name,
+                [await _preset_bytes(chosen)],
+                [f"preset {chosen.name}"],
+            )
 
         return await self._submit(interaction, build)
 
@@ -88,8 +96,10 @@ class Intake:
             parent = await self.ledger.job(job_id)
             if parent is None or not await asyncio.to_thread(store.content_path(parent).exists):
                 hours = self.config.storage.retention_hours
-                raise UserError(f"The images of job {job_id} are no longer kept (they are deleted {hours:g} hours "
-                                "after a job ends). Start a new job with /stylize.")
+                raise UserError(
+                    f"The images of job {job_id} are no longer kept (they are deleted {hours:g} hours "
+                    "after a job ends). Start a new job with /stylize."
+                )
             init = None
             if variant is Rerun.UPSCALE:
                 init = store.result_path(parent)
@@ -99,14 +109,21 @@ class Intake:
             else:
                 params = parent.params.rerun(variant)
             check_params(params, settings, self.config)
-            new = self._new_job(interaction, params, store.content_path(parent), parent.content_name,
-                                list(store.style_paths(parent)), list(parent.style_names))
+            new = self._new_job(
+                interaction,
+                params,
+                store.content_path(parent),
+                parent.content_name,
+                list(store.style_paths(parent)),
+                list(parent.style_names),
+            )
             return replace(new, parent_id=parent.id, variant=variant, init=init)
 
         return await self._submit(interaction, build)
 
-    async def _submit(self, interaction: discord.Interaction,
-                      build: Callable[[ServerSettings], Awaitable[NewJob]]) -> Job | None:
+    async def _submit(
+        self, interaction: discord.Interaction, build: Callable[[ServerSettings], Awaitable[NewJob]]
+    ) -> Job | None:
         if not interaction.response.is_done():
             await interaction.response.defer(ephemeral=True, thinking=True)
         try:
@@ -125,13 +142,15 @@ class Intake:
             log.exception("accepting a job from %s failed", interaction.user.id)
             await interaction.edit_original_response(
                 content="❌ Something went wrong on our side; it has been logged and nothing was queued. "
-                        "Please try again.")
+                "Please try again."
+            )
             return None
         # The ephemeral reply must be complete before the public card, or the card would replace it.
         # From here on the job is accepted: a Discord error must not keep it out of the queue.
         with contextlib.suppress(discord.HTTPException):
             await interaction.edit_original_response(
-                content=f"✅ Queued as job `{job.id}`; its card is below. /queue shows your jobs.")
+                content=f"✅ Queued as job `{job.id}`; its card is below. /queue shows your jobs."
+            )
         await self.ledger.announce(job.id)
         await self.ledger.enqueue(job)
         return job
@@ -139,10 +158,13 @@ class Intake:
     def _upscaled(self, params: JobParams, result_size: int, settings: ServerSettings) -> JobParams:
         target = result_size * 2
         if target > settings.max_upscale_size:
-            raise UserError(f"Upscale ×2 would make a {target} px image; this server allows upscales up to "
-                            f"{settings.max_upscale_size} px (max_upscale_size in /stylesettings).")
-        return params.upscaled(result_size, multiscale=self.config.engine.multiscale,
-                               max_seconds=self.config.limits.max_job_seconds)
+            raise UserError(
+                f"Upscale ×2 would make a {target} px image; this server allows upscales up to "
+                f"{settings.max_upscale_size} px (max_upscale_size in /stylesettings)."
+            )
+        return params.upscaled(
+            result_size, multiscale=self.config.engine.multiscale, max_seconds=self.config.limits.max_job_seconds
+        )
 
     def _check_capacity(self, user_id: int, settings: ServerSettings) -> None:
         if not self.ledger.queue_available():
@@ -152,8 +174,10 @@ class Intake:
             raise UserError(f"The queue is full ({waiting} jobs waiting). Please try again in a few minutes.")
         mine = len(self.ledger.user_jobs(user_id))
         if mine >= settings.jobs_per_user:
-            raise UserError(f"You already have {mine} job(s) queued or running; the limit is "
-                            f"{settings.jobs_per_user}. Wait for one to finish, or cancel one (see /queue).")
+            raise UserError(
+                f"You already have {mine} job(s) queued or running; the limit is "
+                f"{settings.jobs_per_user}. Wait for one to finish, or cancel one (see /queue)."
+            )
 
     def _check_cooldown(self, interaction: discord.Interaction) -> None:
         now = interaction.created_at.timestamp()
@@ -161,8 +185,15 @@ class Intake:
         if bucket is not None:
             raise UserError(f"Slow down: you can start another job in {bucket.get_retry_after(now):.0f} s.")
 
-    def _new_job(self, interaction: discord.Interaction, params: JobParams, content: bytes | Path,
-                 content_name: str, styles: list[bytes | Path], style_names: list[str]) -> NewJob:
+    def _new_job(
+        self,
+        interaction: discord.Interaction,
+        params: JobParams,
+        content: bytes | Path,
+        content_name: str,
+        styles: list[bytes | Path],
+        style_names: list[str],
+    ) -> NewJob:
         # The card begins as a follow-up of this interaction; the publisher posts it.
         card = CardRef(interaction.application_id, interaction.token, None, interaction.created_at.timestamp())
         return NewJob(
@@ -180,16 +211,19 @@ class Intake:
 
     async def _read(self, attachment: discord.Attachment, role: str) -> ImageInput:
         limits = self.config.limits
-        return await read_attachment(attachment, role=role, max_bytes=limits.max_attachment_bytes,
-                                     max_pixels=limits.max_pixels)
+        return await read_attachment(
+            attachment, role=role, max_bytes=limits.max_attachment_bytes, max_pixels=limits.max_pixels
+        )
 
     async def _preset(self, interaction: discord.Interaction, name: str) -> Preset:
         if interaction.guild_id is None:
             raise UserError("Presets belong to servers; in DMs, attach a style image instead.")
         preset = await self.store.preset(interaction.guild_id, name)
         if preset is None:
-            raise UserError(f"This server has no preset named “{discord.utils.escape_markdown(name)}”; "
-                            "/stylepreset list shows them.")
+            raise UserError(
+                f"This server has no preset named “{discord.utils.escape_markdown(name)}”; "
+                "/stylepreset list shows them."
+            )
         return preset
 
 

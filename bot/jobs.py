@@ -54,8 +54,12 @@ class Rerun(StrEnum):
         return RERUN_LABELS[self].lower()
 
 
-RERUN_LABELS = {Rerun.STRONGER: "Stronger style", Rerun.WEAKER: "Weaker style", Rerun.SEED: "New seed",
-                Rerun.UPSCALE: "Upscale ×2"}
+RERUN_LABELS = {
+    Rerun.STRONGER: "Stronger style",
+    Rerun.WEAKER: "Weaker style",
+    Rerun.SEED: "New seed",
+    Rerun.UPSCALE: "Upscale ×2",
+}
 
 
 @dataclass(frozen=True)
@@ -168,11 +172,19 @@ class ResultInfo:
 
     @classmethod
     def of(cls, job: Job, result: WorkResult) -> ResultInfo:
-        return cls(seed=result.options.seed or job.params.seed, iterations=result.iterations, elapsed=result.elapsed,
-                   width=result.width, height=result.height, stopped=result.stopped, device=result.device,
-                   file_name=f"stylized-{job.id}.{result.extension}", size=result.options.size,
-                   bytes=len(result.image),
-                   timelapse_file=f"timelapse-{job.id}.{result.timelapse[1]}" if result.timelapse else None)
+        return cls(
+            seed=result.options.seed or job.params.seed,
+            iterations=result.iterations,
+            elapsed=result.elapsed,
+            width=result.width,
+            height=result.height,
+            stopped=result.stopped,
+            device=result.device,
+            file_name=f"stylized-{job.id}.{result.extension}",
+            size=result.options.size,
+            bytes=len(result.image),
+            timelapse_file=f"timelapse-{job.id}.{result.timelapse[1]}" if result.timelapse else None,
+        )
 
 
 @dataclass

@@ -102,9 +102,18 @@ class Ledger:
     async def accept(self, new: NewJob) -> Job:
         """Persist the job and its inputs. Then `announce` it once its owner is answered, and `enqueue` it."""
         job = Job(
-            id=new_job_id(), owner_id=new.owner_id, guild_id=new.guild_id, channel_id=new.channel_id,
-            params=new.params, content_name=new.content_name, style_names=new.style_names, created_at=self.clock(),
-            filesize_limit=new.filesize_limit, parent_id=new.parent_id, variant=new.variant, card=new.card,
+            id=new_job_id(),
+            owner_id=new.owner_id,
+            guild_id=new.guild_id,
+            channel_id=new.channel_id,
+            params=new.params,
+            content_name=new.content_name,
+            style_names=new.style_names,
+            created_at=self.clock(),
+            filesize_limit=new.filesize_limit,
+            parent_id=new.parent_id,
+            variant=new.variant,
+            card=new.card,
         )
         # Counted from here on, before the awaits below, so concurrent submissions see it.
         self._live[job.id] = LiveJob(job)
@@ -124,14 +133,23 @@ class Ledger:
             return  # cancelled in the meantime
         limits = self.config.limits
         try:
-            options = job.params.style_options(multiscale=self.config.engine.multiscale,
-                                               max_seconds=limits.max_job_seconds)
+            options = job.params.style_options(
+                multiscale=self.config.engine.multiscale, max_seconds=limits.max_job_seconds
+            )
         except OptionsError as exc:  # checked at intake; a job resumed under a newer engine may still fail
             await self._finish(live, JobState.FAILED, error=f"The job's options are not valid: {exc}.")
             return
-        item = WorkItem(job.id, self.store.content_path(job), self.store.style_paths(job), options,
-                        job.filesize_limit, limits.max_pixels, guild_id=job.guild_id, owner_id=job.owner_id,
-                        init=self.store.init_path(job) if job.params.upscale_from else None)
+        item = WorkItem(
+            job.id,
+            self.store.content_path(job),
+            self.store.style_paths(job),
+            options,
+            job.filesize_limit,
+            limits.max_pixels,
+            guild_id=job.guild_id,
+            owner_id=job.owner_id,
+            init=self.store.init_path(job) if job.params.upscale_from else None,
+        )
         try:
             await self.queue.put(item)
         except QueueUnavailable as exc:
@@ -216,8 +234,9 @@ class Ledger:
         else:
             await self._finish(live, JobState.FAILED, error=outcome.message)
 
-    async def _finish(self, live: LiveJob, state: JobState, *, error: str | None = None,
-                      result: bytes | None = None) -> None:
+    async def _finish(
+        self, live: LiveJob, state: JobState, *, error: str | None = None, result: bytes | None = None
+    ) -> None:
         job = live.job
         previous, finished_at = job.state, self.clock()
         job.state, job.finished_at, job.error = state, finished_at, error

@@ -27,11 +27,20 @@ class LiveJob:
     """Iterations of the current attempt already added to the metrics."""
     counted_seconds: float = 0.0
 
-    def snapshot(self, *, position: int | None = None, eta: float | None = None,
-                 result: bytes | None = None) -> Snapshot:
+    def snapshot(
+        self, *, position: int | None = None, eta: float | None = None, result: bytes | None = None
+    ) -> Snapshot:
         # The job is copied: the live one keeps changing while the publisher renders this moment.
-        return Snapshot(job=replace(self.job), position=position, eta=eta, progress=self.progress,
-                        preview=self.preview, note=self.note, result=result, restarted=self.restarted)
+        return Snapshot(
+            job=replace(self.job),
+            position=position,
+            eta=eta,
+            progress=self.progress,
+            preview=self.preview,
+            note=self.note,
+            result=result,
+            restarted=self.restarted,
+        )
 
     def progressed(self, progress: WorkProgress) -> tuple[int, float]:
         """Take a report; the iterations and seconds it adds to the metrics (a repeated report adds none)."""

@@ -75,8 +75,9 @@ class Metrics:
             "Iteration rate of the worker's most recent progress report.",
             registry=self.registry,
         )
-        self._workers_online = Gauge("stylebot_workers_online", "Workers serving the queue now.",
-                                     registry=self.registry)
+        self._workers_online = Gauge(
+            "stylebot_workers_online", "Workers serving the queue now.", registry=self.registry
+        )
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -149,11 +150,13 @@ class _WorkerCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         labels = ["worker", "device"]
-        jobs = CounterMetricFamily("stylebot_worker_jobs", "Jobs a worker ended, by outcome.",
-                                   labels=[*labels, "outcome"])
+        jobs = CounterMetricFamily(
+            "stylebot_worker_jobs", "Jobs a worker ended, by outcome.", labels=[*labels, "outcome"]
+        )
         iterations = CounterMetricFamily("stylebot_worker_iterations", "Iterations a worker ran.", labels=labels)
-        busy = CounterMetricFamily("stylebot_worker_busy_seconds", "Seconds a worker spent running jobs.",
-                                   labels=labels)
+        busy = CounterMetricFamily(
+            "stylebot_worker_busy_seconds", "Seconds a worker spent running jobs.", labels=labels
+        )
         mean = GaugeMetricFamily("stylebot_worker_job_seconds_mean", "A worker's mean job duration.", labels=labels)
         for worker in self.workers():
             names = [worker.id, worker.device]

@@ -71,7 +71,7 @@ def check_params(params: JobParams, settings: ServerSettings, config: Config) ->
 
 
 def parse_style_weights(text: str | None, style_count: int) -> tuple[float, ...] | None:
-    """"2,1" -> (2.0, 1.0): one blend weight per style image, in the order given."""
+    """ "2,1" -> (2.0, 1.0): one blend weight per style image, in the order given."""
     if text is None or not text.strip():
         return None
     parts = [part.strip() for part in text.replace(";", ",").split(",")]

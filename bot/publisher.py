@@ -28,6 +28,7 @@ from .store import Store
 
 log = logging.getLogger("stylebot.publisher")
 
+
 class SnapshotSource(Protocol):
     """The ledger, as the publisher sees it: read-only."""
 
@@ -37,8 +38,9 @@ class SnapshotSource(Protocol):
 class Publisher:
     """Coalesces update requests per job and sends at most one edit at a time per card."""
 
-    def __init__(self, client: discord.Client, source: SnapshotSource, store: Store, *,
-                 progress_interval: float, clock: Clock) -> None:
+    def __init__(
+        self, client: discord.Client, source: SnapshotSource, store: Store, *, progress_interval: float, clock: Clock
+    ) -> None:
         self.client = client
         self.source = source
         self.store = store
@@ -84,8 +86,13 @@ class Publisher:
         """Move the cards of these (active) jobs whose interaction token is about to expire."""
         for job in jobs:
             ref = self.card_ref(job)
-            if not self.busy(job.id) and ref is not None and ref.token and not ref.moved \
-                    and self._token_age(ref) >= HANDOVER_AFTER_S:
+            if (
+                not self.busy(job.id)
+                and ref is not None
+                and ref.token
+                and not ref.moved
+                and self._token_age(ref) >= HANDOVER_AFTER_S
+            ):
                 self.job_changed(job.id, force=True)
 
     def retry_finals(self, give_up_before: float) -> None:
@@ -193,8 +200,13 @@ class Publisher:
         """The first card: a public follow-up of the user's interaction."""
         try:
             message = await self._webhook(ref).send(
-                content=card.content or MISSING, embed=card.embed, files=card.files(), allowed_mentions=NO_MENTIONS,
-                view=view_of(job, card) or MISSING, wait=True)
+                content=card.content or MISSING,
+                embed=card.embed,
+                files=card.files(),
+                allowed_mentions=NO_MENTIONS,
+                view=view_of(job, card) or MISSING,
+                wait=True,
+            )
         except discord.HTTPException as exc:
             log.warning("could not post the card of job %s as a reply (%s); posting it in the channel", job.id, exc)
             self._refs[job.id] = None
@@ -205,16 +217,26 @@ class Publisher:
     async def _edit_interaction(self, job: Job, ref: CardRef, card: Card) -> None:
         assert ref.message_id is not None
         # attachments= replaces the old preview (or removes it); view=None removes old buttons.
-        await self._webhook(ref).edit_message(ref.message_id, content=card.content, embed=card.embed,
-                                              attachments=card.files(), view=view_of(job, card),
-                                              allowed_mentions=NO_MENTIONS)
+        await self._webhook(ref).edit_message(
+            ref.message_id,
+            content=card.content,
+            embed=card.embed,
+            attachments=card.files(),
+            view=view_of(job, card),
+            allowed_mentions=NO_MENTIONS,
+        )
 
     async def _edit_own(self, job: Job, ref: CardRef, card: Card) -> None:
         assert ref.moved_channel_id is not None and ref.moved_message_id is not None
         message = self.client.get_partial_messageable(ref.moved_channel_id).get_partial_message(ref.moved_message_id)
         try:
-            await message.edit(content=card.content, embed=card.embed, attachments=card.files(),
-                               view=view_of(job, card), allowed_mentions=NO_MENTIONS)
+            await message.edit(
+                content=card.content,
+                embed=card.embed,
+                attachments=card.files(),
+                view=view_of(job, card),
+                allowed_mentions=NO_MENTIONS,
+            )
         except discord.NotFound:
             await self._move(job, card)  # someone deleted the card: post a fresh one
 

@@ -56,8 +56,11 @@ class ServerSettings:
             allowed_channels=(),
         )
         known = {f.name for f in fields(cls)}
-        values: dict[str, Any] = {key: tuple(value) if key == "allowed_channels" else value
-                  for key, value in overrides.items() if key in known}
+        values: dict[str, Any] = {
+            key: tuple(value) if key == "allowed_channels" else value
+            for key, value in overrides.items()
+            if key in known
+        }
         merged = replace(base, **values)
         # The config may have tightened a limit since the server stored its value.
         return replace(
@@ -93,6 +96,7 @@ def _int_in(name: str, lo: Callable[[Config], int], hi: Callable[[Config], int])
         if not low <= value <= high:
             raise UserError(f"{name} must be from {low} to {high} on this bot, not {value}.")
         return value
+
     return parse
 
 
@@ -108,6 +112,7 @@ def _float_in(name: str, span: Span[float], *, auto: bool = False) -> Callable[[
             extra = " or “auto”" if auto else ""
             raise UserError(f"{name} must be a number {span.text()}{extra}, not “{text}”.")
         return value
+
     return parse
 
 
@@ -117,6 +122,7 @@ def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str, Config], str]
         if value not in choices:
             raise UserError(f"{name} must be one of {', '.join(choices)}, not “{text}”.")
         return value
+
     return parse
 
 
@@ -132,23 +138,44 @@ def _channels(text: str, config: Config) -> list[int]:
 SETTING_KEYS: dict[str, SettingKey] = {
     key.name: key
     for key in (
-        SettingKey("size", "default output size (longest side, px)",
-                   _int_in("size", lambda c: SIZE.lo, lambda c: c.limits.max_size)),
-        SettingKey("iterations", "default number of iterations",
-                   _int_in("iterations", lambda c: ITERATIONS.lo, lambda c: c.limits.max_iterations)),
+        SettingKey(
+            "size",
+            "default output size (longest side, px)",
+            _int_in("size", lambda c: SIZE.lo, lambda c: c.limits.max_size),
+        ),
+        SettingKey(
+            "iterations",
+            "default number of iterations",
+            _int_in("iterations", lambda c: ITERATIONS.lo, lambda c: c.limits.max_iterations),
+        ),
         SettingKey("optimizer", "default optimizer", _choice("optimizer", OPTIMIZERS)),
-        SettingKey("learning_rate", "default learning rate (auto: the optimizer's own)",
-                   _float_in("learning_rate", LEARNING_RATE, auto=True)),
+        SettingKey(
+            "learning_rate",
+            "default learning rate (auto: the optimizer's own)",
+            _float_in("learning_rate", LEARNING_RATE, auto=True),
+        ),
         SettingKey("style_strength", "default style strength", _float_in("style_strength", STYLE_STRENGTH)),
         SettingKey("preserve_colors", "default colour preservation", _choice("preserve_colors", COLOR_MODES)),
-        SettingKey("max_size", "largest size members may ask for",
-                   _int_in("max_size", lambda c: SIZE.lo, lambda c: c.limits.max_size)),
-        SettingKey("max_upscale_size", "largest result Upscale ×2 may make",
-                   _int_in("max_upscale_size", lambda c: SIZE.lo, lambda c: c.limits.max_upscale_size)),
-        SettingKey("max_iterations", "most iterations members may ask for",
-                   _int_in("max_iterations", lambda c: ITERATIONS.lo, lambda c: c.limits.max_iterations)),
-        SettingKey("jobs_per_user", "queued plus running jobs per member",
-                   _int_in("jobs_per_user", lambda c: 1, lambda c: c.limits.jobs_per_user)),
+        SettingKey(
+            "max_size",
+            "largest size members may ask for",
+            _int_in("max_size", lambda c: SIZE.lo, lambda c: c.limits.max_size),
+        ),
+        SettingKey(
+            "max_upscale_size",
+            "largest result Upscale ×2 may make",
+            _int_in("max_upscale_size", lambda c: SIZE.lo, lambda c: c.limits.max_upscale_size),
+        ),
+        SettingKey(
+            "max_iterations",
+            "most iterations members may ask for",
+            _int_in("max_iterations", lambda c: ITERATIONS.lo, lambda c: c.limits.max_iterations),
+        ),
+        SettingKey(
+            "jobs_per_user",
+            "queued plus running jobs per member",
+            _int_in("jobs_per_user", lambda c: 1, lambda c: c.limits.jobs_per_user),
+        ),
         SettingKey("allowed_channels", "channels where /stylize works (all: everywhere)", _channels),
     )
 }

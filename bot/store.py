@@ -160,16 +160,29 @@ class Store:
         except FileNotFoundError:
             return None
 
-    async def add_job(self, job: Job, content: bytes | Path, styles: list[bytes | Path],
-                      init: Path | None = None) -> Job:
+    async def add_job(
+        self, job: Job, content: bytes | Path, styles: list[bytes | Path], init: Path | None = None
+    ) -> Job:
         """Persist a new job with its inputs: bytes are written, paths (a parent's files) are linked."""
         await asyncio.to_thread(self._write_inputs, job, content, styles, init)
         cursor = await self.db.execute(
             "INSERT INTO jobs (id, owner_id, guild_id, channel_id, state, params, content_name, style_names, "
             "created_at, filesize_limit, parent_id, variant, card) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job.id, job.owner_id, job.guild_id, job.channel_id, job.state.value, json.dumps(job.params.to_json()),
-             job.content_name, json.dumps(job.style_names), job.created_at, job.filesize_limit, job.parent_id,
-             job.variant.value if job.variant else None, card_json(job.card)),
+            (
+                job.id,
+                job.owner_id,
+                job.guild_id,
+                job.channel_id,
+                job.state.value,
+                json.dumps(job.params.to_json()),
+                job.content_name,
+                json.dumps(job.style_names),
+                job.created_at,
+                job.filesize_limit,
+                job.parent_id,
+                job.variant.value if job.variant else None,
+                card_json(job.card),
+            ),
         )
         await self.db.commit()
         job.seq = cursor.lastrowid
@@ -191,8 +204,15 @@ class Store:
         await self.db.execute(
             "UPDATE jobs SET state = ?, started_at = ?, finished_at = ?, error = ?, result = ?, cancelled_by = ? "
             "WHERE id = ?",
-            (job.state.value, job.started_at, job.finished_at, job.error,
-             json.dumps(asdict(job.result)) if job.result else None, job.cancelled_by, job.id),
+            (
+                job.state.value,
+                job.started_at,
+                job.finished_at,
+                job.error,
+                json.dumps(asdict(job.result)) if job.result else None,
+                job.cancelled_by,
+                job.id,
+            ),
         )
         await self.db.commit()
 

@@ -50,7 +50,6 @@ CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
 """
 
 
-
 def job_from_row(row: aiosqlite.Row) -> Job:
     result = json.loads(row["result"]) if row["result"] else None
     card = json.loads(row["card"]) if row["card"] else None

@@ -18,8 +18,9 @@ class StyleTree(app_commands.CommandTree):
         if isinstance(error, app_commands.CommandOnCooldown):
             message = f"Slow down: you can use this again in {error.retry_after:.0f} s."
         elif isinstance(error, app_commands.MissingPermissions):
-            needed = ", ".join(PERMISSION_NAMES.get(name, name.replace("_", " ").title())
-                               for name in error.missing_permissions)
+            needed = ", ".join(
+                PERMISSION_NAMES.get(name, name.replace("_", " ").title()) for name in error.missing_permissions
+            )
             message = f"You need the {needed} permission for this."
         elif isinstance(error, app_commands.NoPrivateMessage):
             message = "This command only works in a server."

@@ -164,8 +164,10 @@ class EngineWorker:
         item = task.item
         try:
             content = load_image(item.content, name="the content image", max_pixels=item.max_pixels)
-            styles = [load_image(path, name=f"style image {index}", max_pixels=item.max_pixels)
-                      for index, path in enumerate(item.styles, 1)]
+            styles = [
+                load_image(path, name=f"style image {index}", max_pixels=item.max_pixels)
+                for index, path in enumerate(item.styles, 1)
+            ]
             init = load_image(item.init, name="the image to upscale", max_pixels=item.max_pixels) if item.init else None
             try:
                 result = self._stylize(task, content, styles, init, item.options)
@@ -178,12 +180,23 @@ class EngineWorker:
                 try:
                     result = self._stylize(task, content, styles, init, replace(item.options, size=smaller))
                 except OutOfMemoryError:
-                    return WorkFailed(f"The GPU ran out of memory at {item.options.size} px and again at {smaller} px. "
-                                      "Try a smaller size.")
+                    return WorkFailed(
+                        f"The GPU ran out of memory at {item.options.size} px and again at {smaller} px. "
+                        "Try a smaller size."
+                    )
             encoded = encode_image(result.image, "png", max_bytes=item.max_result_bytes)
-            return WorkResult(encoded.data, encoded.extension, encoded.width, encoded.height, result.options,
-                              result.iterations, result.elapsed, result.stopped, result.device,
-                              timelapse=_encode_timelapse(item, result))
+            return WorkResult(
+                encoded.data,
+                encoded.extension,
+                encoded.width,
+                encoded.height,
+                result.options,
+                result.iterations,
+                result.elapsed,
+                result.stopped,
+                result.device,
+                timelapse=_encode_timelapse(item, result),
+            )
         except Cancelled:
             return WorkCancelled()
         except (ImageError, OptionsError) as exc:
@@ -193,25 +206,43 @@ class EngineWorker:
             return WorkFailed(f"The style engine failed: {exc}")
         except Exception as exc:  # one bad job must never end the worker thread
             log.exception("job %s crashed the engine", item.job_id)
-            return WorkFailed(f"The style engine hit an unexpected error ({type(exc).__name__}); "
-                              "the job was stopped. Please try again.")
+            return WorkFailed(
+                f"The style engine hit an unexpected error ({type(exc).__name__}); "
+                "the job was stopped. Please try again."
+            )
 
-    def _stylize(self, task: _Task, content: Image.Image, styles: list[Image.Image], init: Image.Image | None,
-                 options: StyleOptions) -> StyleResult:
+    def _stylize(
+        self,
+        task: _Task,
+        content: Image.Image,
+        styles: list[Image.Image],
+        init: Image.Image | None,
+        options: StyleOptions,
+    ) -> StyleResult:
         def progress(record: Progress) -> None:
             self.last_beat = time.time()
             due = record.iteration % options.progress_every == 0 or record.iteration == record.total
             if due or record.preview is not None:
-                task.on_update(WorkProgress(
-                    record.iteration, record.total, record.scale, record.scales, record.width, record.height,
-                    record.elapsed, record.eta, preview=_encode_preview(record.preview),
-                ))
+                task.on_update(
+                    WorkProgress(
+                        record.iteration,
+                        record.total,
+                        record.scale,
+                        record.scales,
+                        record.width,
+                        record.height,
+                        record.elapsed,
+                        record.eta,
+                        preview=_encode_preview(record.preview),
+                    )
+                )
 
         # The engine reports every iteration so the health check sees the thread alive even when one
         # report's worth of iterations takes minutes (large images on a CPU); the bot hears as often
         # as the job asked.
-        return self.engine.stylize(content, styles, replace(options, progress_every=1), init_image=init,
-                                   progress=progress, cancel=task.cancel)
+        return self.engine.stylize(
+            content, styles, replace(options, progress_every=1), init_image=init, progress=progress, cancel=task.cancel
+        )
 
 
 def _encode_timelapse(item: WorkItem, result: StyleResult) -> tuple[bytes, str] | None:

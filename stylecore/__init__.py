@@ -24,11 +24,22 @@ _EXPORTS: dict[str, str] = {
     "encode_image": "images",
     "save_image": "images",
     "EncodedImage": "images",
-    **{name: "errors" for name in (
-        "StyleCoreError", "OptionsError", "ImageError", "EmptyImageError", "UnsupportedImageError",
-        "CorruptImageError", "ImageTooLargeError", "AnimatedImageError", "WeightsUnavailableError",
-        "OutOfMemoryError", "Cancelled",
-    )},
+    **{
+        name: "errors"
+        for name in (
+            "StyleCoreError",
+            "OptionsError",
+            "ImageError",
+            "EmptyImageError",
+            "UnsupportedImageError",
+            "CorruptImageError",
+            "ImageTooLargeError",
+            "AnimatedImageError",
+            "WeightsUnavailableError",
+            "OutOfMemoryError",
+            "Cancelled",
+        )
+    },
 }
 
 __all__ = [

@@ -70,63 +70,119 @@ def gibibytes(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = StyleOptions()
-    p = _Parser(prog="stylecore", description="Paint CONTENT in the style of STYLE image(s) (Gatys et al., VGG-19).",
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _Parser(
+        prog="stylecore",
+        description="Paint CONTENT in the style of STYLE image(s) (Gatys et al., VGG-19).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("content", help="the photo to paint")
     p.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s), blended equally unless --style-weights")
     p.add_argument("-o", "--output", required=True, help="output file (.png, .jpg or .webp)")
     g = p.add_argument_group("size and schedule")
-    g.add_argument("--size", type=int,
-                   help=f"longest side of the output in pixels (default: {defaults.size}; with --upscale, twice the "
-                        "result's)")
-    g.add_argument("--iterations", type=int,
-                   help=f"iterations over all scales (default: {defaults.iterations}; with --upscale, the original "
-                        "job's top-scale iterations for each new scale)")
-    g.add_argument("--no-multiscale", dest="multiscale", action="store_false",
-                   help="optimise at full size only (slower for the same quality)")
+    g.add_argument(
+        "--size",
+        type=int,
+        help=f"longest side of the output in pixels (default: {defaults.size}; with --upscale, twice the result's)",
+    )
+    g.add_argument(
+        "--iterations",
+        type=int,
+        help=f"iterations over all scales (default: {defaults.iterations}; with --upscale, the original "
+        "job's top-scale iterations for each new scale)",
+    )
+    g.add_argument(
+        "--no-multiscale",
+        dest="multiscale",
+        action="store_false",
+        help="optimise at full size only (slower for the same quality)",
+    )
     g.add_argument("--max-seconds", type=float, help="time budget: stop then and keep the best image so far")
-    g.add_argument("--upscale", metavar="RESULT",
-                   help="paint RESULT (an earlier output) again at a larger --size, starting from it: only the new "
-                        "scales run; the seed and options stored in a stylecore PNG are kept")
-    g.add_argument("--tile", type=tile_setting, default=defaults.tile, metavar="{auto,off,N}",
-                   help="optimise scales larger than N px in overlapping tiles, so memory follows the tile, not the "
-                        "image; auto: only what does not fit the device's free memory")
+    g.add_argument(
+        "--upscale",
+        metavar="RESULT",
+        help="paint RESULT (an earlier output) again at a larger --size, starting from it: only the new "
+        "scales run; the seed and options stored in a stylecore PNG are kept",
+    )
+    g.add_argument(
+        "--tile",
+        type=tile_setting,
+        default=defaults.tile,
+        metavar="{auto,off,N}",
+        help="optimise scales larger than N px in overlapping tiles, so memory follows the tile, not the "
+        "image; auto: only what does not fit the device's free memory",
+    )
     g = p.add_argument_group("optimizer")
     g.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    g.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float,
-                   help="learning rate (default: lbfgs 1, adam 10, adagrad 10, sgd 1)")
+    g.add_argument(
+        "--lr",
+        "--learning-rate",
+        dest="learning_rate",
+        type=float,
+        help="learning rate (default: lbfgs 1, adam 10, adagrad 10, sgd 1)",
+    )
     g.add_argument("--beta1", type=float, default=defaults.beta1, help="Adam beta1")
     g.add_argument("--beta2", type=float, default=defaults.beta2, help="Adam beta2")
     g.add_argument("--epsilon", type=float, default=defaults.epsilon, help="Adam/Adagrad epsilon")
     g = p.add_argument_group("look")
     g.add_argument("--content-weight", type=float, default=defaults.content_weight)
     g.add_argument("--style-weight", type=float, default=defaults.style_weight, help="style strength")
-    g.add_argument("--style-weights", type=float, nargs="+", metavar="W",
-                   help="blend weight per style image (one per STYLE)")
+    g.add_argument(
+        "--style-weights", type=float, nargs="+", metavar="W", help="blend weight per style image (one per STYLE)"
+    )
     g.add_argument("--tv-weight", type=float, default=defaults.tv_weight, help="smoothing")
-    g.add_argument("--style-scale", type=float, default=defaults.style_scale,
-                   help="style image size relative to the output: smaller gives finer strokes")
-    g.add_argument("--preserve-colors", choices=COLOR_MODES, default=defaults.preserve_colors,
-                   help="keep the photo's colours: luminance-only transfer, or recolour the style")
-    g.add_argument("--init", default=defaults.init, metavar="{content,noise,PATH}",
-                   help="start from the content, from noise, or from an image file")
+    g.add_argument(
+        "--style-scale",
+        type=float,
+        default=defaults.style_scale,
+        help="style image size relative to the output: smaller gives finer strokes",
+    )
+    g.add_argument(
+        "--preserve-colors",
+        choices=COLOR_MODES,
+        default=defaults.preserve_colors,
+        help="keep the photo's colours: luminance-only transfer, or recolour the style",
+    )
+    g.add_argument(
+        "--init",
+        default=defaults.init,
+        metavar="{content,noise,PATH}",
+        help="start from the content, from noise, or from an image file",
+    )
     g.add_argument("--seed", type=int, help="random seed (printed when not given)")
     g.add_argument("--pooling", choices=POOLINGS, default=defaults.pooling)
     g.add_argument("--content-layer", default=defaults.content_layer)
     g.add_argument("--style-layers", nargs="+", default=list(defaults.style_layers), metavar="LAYER")
     g = p.add_argument_group("output and hardware")
-    g.add_argument("--save-every", type=positive_int, metavar="N",
-                   help="also write the image every N iterations, as OUT_0100.png and so on")
-    g.add_argument("--timelapse", metavar="FILE.webp",
-                   help=f"also write an animation of the run ({DEFAULT_TIMELAPSE_FRAMES} frames): animated WebP, or "
-                        "GIF (FILE.gif) when that is smaller")
+    g.add_argument(
+        "--save-every",
+        type=positive_int,
+        metavar="N",
+        help="also write the image every N iterations, as OUT_0100.png and so on",
+    )
+    g.add_argument(
+        "--timelapse",
+        metavar="FILE.webp",
+        help=f"also write an animation of the run ({DEFAULT_TIMELAPSE_FRAMES} frames): animated WebP, or "
+        "GIF (FILE.gif) when that is smaller",
+    )
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    g.add_argument("--memory-budget", type=gibibytes, metavar="GIB",
-                   help="memory a job may use, for --tile auto (default: 80%% of what is free)")
-    g.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="auto: bf16 autocast where the CPU or GPU runs bf16 natively, else fp32")
-    g.add_argument("--weights", default="caffe",
-                   help="caffe (offline), torchvision (downloads once) or a path to a VGG-19 state dict")
+    g.add_argument(
+        "--memory-budget",
+        type=gibibytes,
+        metavar="GIB",
+        help="memory a job may use, for --tile auto (default: 80%% of what is free)",
+    )
+    g.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: bf16 autocast where the CPU or GPU runs bf16 natively, else fp32",
+    )
+    g.add_argument(
+        "--weights",
+        default="caffe",
+        help="caffe (offline), torchvision (downloads once) or a path to a VGG-19 state dict",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -158,8 +214,9 @@ def _run(args: argparse.Namespace) -> int:
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     output.parent.mkdir(parents=True, exist_ok=True)
-    engine = Engine(weights=args.weights, device=args.device, precision=args.precision,
-                    memory_budget=args.memory_budget)
+    engine = Engine(
+        weights=args.weights, device=args.device, precision=args.precision, memory_budget=args.memory_budget
+    )
     engine.load()  # before the progress bar, so a weights error is the only line printed
 
     # The bar shows the share of the estimated time, not of the iterations: a full-size iteration
@@ -170,21 +227,28 @@ def _run(args: argparse.Namespace) -> int:
         done = p.iteration / p.total if p.eta is None else p.elapsed / max(p.elapsed + p.eta, 1e-9)
         left = "" if p.eta is None else f", ~{_duration(p.eta)} left"
         tile = f" tile {p.tile + 1}/{p.tiles}" if p.tiles > 1 else ""
-        bar.set_postfix_str(f"{p.iteration}/{p.total} it{left}, scale {p.scale + 1}/{p.scales} "
-                            f"{p.width}x{p.height}{tile} loss {p.loss:.3f}", refresh=False)
+        bar.set_postfix_str(
+            f"{p.iteration}/{p.total} it{left}, scale {p.scale + 1}/{p.scales} "
+            f"{p.width}x{p.height}{tile} loss {p.loss:.3f}",
+            refresh=False,
+        )
         bar.update(round(done * BAR_STEPS) - bar.n)
         if p.preview is not None:
             save_image(p.preview, output.with_name(f"{output.stem}_{p.iteration:04d}{output.suffix}"))
 
     try:
-        result = engine.stylize(content, styles, options, init_image=init_image, progress=on_progress,
-                                cancel=threading.Event())
+        result = engine.stylize(
+            content, styles, options, init_image=init_image, progress=on_progress, cancel=threading.Event()
+        )
     finally:
         bar.close()
     save_image(result.image, output, text={OPTIONS_KEY: result.options.to_json()})
     note = " (stopped early at the time budget)" if result.stopped_early else ""
-    print(f"wrote {output} ({result.image.width}x{result.image.height}) in {result.elapsed:.1f} s, "
-          f"{result.iterations} iterations on {result.device}, seed {result.options.seed}{note}", file=sys.stderr)
+    print(
+        f"wrote {output} ({result.image.width}x{result.image.height}) in {result.elapsed:.1f} s, "
+        f"{result.iterations} iterations on {result.device}, seed {result.options.seed}{note}",
+        file=sys.stderr,
+    )
     if args.timelapse is not None:
         animation = encode_timelapse(result.frames)
         path = Path(args.timelapse).with_suffix(f".{animation.extension}")
@@ -202,13 +266,25 @@ def _options(args: argparse.Namespace) -> tuple[Image.Image | None, StyleOptions
         init_image = load_image(init)
         init = "image"
     options = StyleOptions(
-        size=args.size or StyleOptions.size, iterations=args.iterations or StyleOptions.iterations,
-        optimizer=args.optimizer, learning_rate=args.learning_rate,
-        beta1=args.beta1, beta2=args.beta2, epsilon=args.epsilon, content_weight=args.content_weight,
-        style_weight=args.style_weight, style_weights=tuple(args.style_weights) if args.style_weights else None,
-        tv_weight=args.tv_weight, style_scale=args.style_scale, content_layer=args.content_layer,
-        style_layers=tuple(args.style_layers), preserve_colors=args.preserve_colors, init=init, seed=args.seed,
-        pooling=args.pooling, multiscale=args.multiscale,
+        size=args.size or StyleOptions.size,
+        iterations=args.iterations or StyleOptions.iterations,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        beta1=args.beta1,
+        beta2=args.beta2,
+        epsilon=args.epsilon,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        style_weights=tuple(args.style_weights) if args.style_weights else None,
+        tv_weight=args.tv_weight,
+        style_scale=args.style_scale,
+        content_layer=args.content_layer,
+        style_layers=tuple(args.style_layers),
+        preserve_colors=args.preserve_colors,
+        init=init,
+        seed=args.seed,
+        pooling=args.pooling,
+        multiscale=args.multiscale,
     )
     if args.upscale is not None:
         if init_image is not None:
@@ -221,9 +297,14 @@ def _options(args: argparse.Namespace) -> tuple[Image.Image | None, StyleOptions
         factor = args.size / result_side if args.size else 2.0
         options = options.upscaled(result_side, factor, iterations=args.iterations)
     # How to run, never what to paint: always from this command line.
-    options = replace(options, max_seconds=args.max_seconds, tile=args.tile, progress_every=1,
-                      preview_every=args.save_every,
-                      timelapse_frames=DEFAULT_TIMELAPSE_FRAMES if args.timelapse else 0).validated()
+    options = replace(
+        options,
+        max_seconds=args.max_seconds,
+        tile=args.tile,
+        progress_every=1,
+        preview_every=args.save_every,
+        timelapse_frames=DEFAULT_TIMELAPSE_FRAMES if args.timelapse else 0,
+    ).validated()
     return init_image, options
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import torch
 
 # NTSC YIQ: Y carries luminance, I and Q the chroma.
-_RGB_TO_YIQ = torch.tensor([
-    [0.299, 0.587, 0.114],
-    [0.595716, -0.274453, -0.321263],
-    [0.211456, -0.522591, 0.311135],
-])
+_RGB_TO_YIQ = torch.tensor(
+    [
+        [0.299, 0.587, 0.114],
+        [0.595716, -0.274453, -0.321263],
+        [0.211456, -0.522591, 0.311135],
+    ]
+)
 
 
 def rgb_to_yiq(rgb: torch.Tensor) -> torch.Tensor:

@@ -34,8 +34,9 @@ class Engine:
     Not thread-safe for concurrent jobs: run all jobs from one thread (the bot's GPU worker).
     """
 
-    def __init__(self, weights: str = "caffe", device: str = "auto", precision: str = "auto",
-                 memory_budget: int | None = None) -> None:
+    def __init__(
+        self, weights: str = "caffe", device: str = "auto", precision: str = "auto", memory_budget: int | None = None
+    ) -> None:
         """`memory_budget`: bytes a job may use, for `tile="auto"`; None measures what is free at each job."""
         self.weights = weights
         self.memory_budget = memory_budget
@@ -85,8 +86,18 @@ class Engine:
             budget = self.memory_budget
             if budget is None and opts.tile == "auto":
                 budget = free_bytes(self._device)
-            job = StyleJob(model, self._device, self._autocast, content, styles, opts, init_image, progress, cancel,
-                           memory_budget=budget)
+            job = StyleJob(
+                model,
+                self._device,
+                self._autocast,
+                content,
+                styles,
+                opts,
+                init_image,
+                progress,
+                cancel,
+                memory_budget=budget,
+            )
             return job.run()
         except Exception as exc:
             if not is_out_of_memory(exc):

@@ -61,7 +61,8 @@ def load_image(
             actual = _sniff_format(data)
             if actual:
                 raise UnsupportedImageError(
-                    f"{label} is a {actual} image; supported formats are {supported}.") from None
+                    f"{label} is a {actual} image; supported formats are {supported}."
+                ) from None
             raise UnsupportedImageError(f"{label} is not an image (supported formats: {supported}).") from None
         except Image.DecompressionBombError:
             raise ImageTooLargeError(f"{label} has far too many pixels; the limit is {max_pixels:,}.") from None
@@ -84,7 +85,8 @@ def load_image(
             raise ImageTooLargeError(f"{label} has far too many pixels; the limit is {max_pixels:,}.") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise CorruptImageError(
-                f"{label} could not be decoded: the file is truncated or damaged ({exc}).") from None
+                f"{label} could not be decoded: the file is truncated or damaged ({exc})."
+            ) from None
     oriented: Image.Image = image
     # A broken EXIF block must not cost the user their picture: orientation then stays as stored.
     with contextlib.suppress(OSError, SyntaxError, ValueError, TypeError, KeyError):

@@ -76,8 +76,11 @@ class StyleJob:
         self.height, self.width = self.content_full.shape[-2:]
         style_side = max(16, round(options.size * options.style_scale))
         self.styles_full = [_to_tensor(resize_to(style, style_side)) for style in styles]
-        self.init_full = _to_tensor(init_image.resize((self.width, self.height), Image.Resampling.LANCZOS)) \
-            if init_image is not None else None
+        self.init_full = (
+            _to_tensor(init_image.resize((self.width, self.height), Image.Resampling.LANCZOS))
+            if init_image is not None
+            else None
+        )
         weights = options.style_weights or (1.0,) * len(styles)
         self.style_blend = [w / sum(weights) for w in weights]
         layer_weights = options.style_layer_weights or (1.0,) * len(options.style_layers)
@@ -90,8 +93,9 @@ class StyleJob:
         self.optimised_content = self.content_full
         if mode == "luminance":
             self.optimised_content = colors.luminance(self.content_full)
-            self.styles_full = [colors.match_luminance(colors.luminance(s), self.optimised_content)
-                                for s in self.styles_full]
+            self.styles_full = [
+                colors.match_luminance(colors.luminance(s), self.optimised_content) for s in self.styles_full
+            ]
             if self.init_full is not None:
                 self.init_full = colors.luminance(self.init_full)
         elif mode == "color":
@@ -102,8 +106,7 @@ class StyleJob:
     def run(self) -> StyleResult:
         opts = self.options
         self.started = time.perf_counter()
-        plan = plan_scales(max(self.width, self.height), opts.iterations, opts.multiscale,
-                           above=opts.upscale_from or 0)
+        plan = plan_scales(max(self.width, self.height), opts.iterations, opts.multiscale, above=opts.upscale_from or 0)
         self.grids = {s.longest_side: self._grid(self._scale_size(s)) for s in plan}
         self.done = 0
         self.pixel_iterations = 0.0
@@ -211,9 +214,15 @@ class StyleJob:
         size = (grid.height, grid.width)
         tiles = len(grid.tiles)
         objective = WindowObjective(
-            model=self.model, options=opts, grid=grid, content=_resize(self.optimised_content, size),
-            style_targets=self._style_targets(size, grid), layer_weights=self._layer_weights(),
-            device=self.device, autocast_dtype=self.autocast_dtype, network_input=self._network_input,
+            model=self.model,
+            options=opts,
+            grid=grid,
+            content=_resize(self.optimised_content, size),
+            style_targets=self._style_targets(size, grid),
+            layer_weights=self._layer_weights(),
+            device=self.device,
+            autocast_dtype=self.autocast_dtype,
+            network_input=self._network_input,
         )
         image = image.detach()
         objective_scale = grid.height * grid.width * OBJECTIVE_SCALE_PER_PIXEL  # the whole image's, as untiled
@@ -255,7 +264,7 @@ class StyleJob:
                     elif clamp:
                         window.clamp_(0, 255)
                     last_good.copy_(window)
-                    image[..., box.y0:box.y1, box.x0:box.x1] = start + weight * (window - start)
+                    image[..., box.y0 : box.y1, box.x0 : box.x1] = start + weight * (window - start)
                 if diverged:
                     self.done += steps - step
                     steps_done += steps - step
@@ -274,9 +283,13 @@ class StyleJob:
         if isinstance(optimizer, LBFGS) and optimizer.step_scale is not None:
             self.step_scale = optimizer.step_scale
 
-    def _closure(self, optimizer: torch.optim.Optimizer,
-                 losses: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-                 image: torch.Tensor, objective_scale: float) -> Callable[[], float]:
+    def _closure(
+        self,
+        optimizer: torch.optim.Optimizer,
+        losses: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        image: torch.Tensor,
+        objective_scale: float,
+    ) -> Callable[[], float]:
         def closure() -> float:
             optimizer.zero_grad(set_to_none=True)
             total, content, style = losses(image)
@@ -287,6 +300,7 @@ class StyleJob:
             # A float, not the loss tensor: a returned graph would outlive its backward pass, and under
             # CUDA graphs that left the image's gradient node on a stale stream.
             return loss * objective_scale
+
         return closure
 
     def _deadline_reached(self, next_step_seconds: float) -> bool:
@@ -302,8 +316,16 @@ class StyleJob:
         scale_seconds, scale_pixels = self.scale_rate
         self.scale_rate = (scale_seconds + seconds, scale_pixels + pixels)
 
-    def _ticked(self, image: torch.Tensor, scale_index: int, plan: list[Scale], step: float, scale_done: bool,
-                tile: int = 0, tiles: int = 1) -> None:
+    def _ticked(
+        self,
+        image: torch.Tensor,
+        scale_index: int,
+        plan: list[Scale],
+        step: float,
+        scale_done: bool,
+        tile: int = 0,
+        tiles: int = 1,
+    ) -> None:
         """After each optimiser step: a timelapse frame and a progress report when due."""
         if self.frames is not None and self.frames.due(self.done, self.total):
             self._keep_frame(image)
@@ -319,7 +341,7 @@ class StyleJob:
         if rate is None:
             return plan[scale_index:]
         current = plan[scale_index]
-        remaining = [Scale(current.longest_side, current.iterations - step), *plan[scale_index + 1:]]
+        remaining = [Scale(current.longest_side, current.iterations - step), *plan[scale_index + 1 :]]
         fitted = fit_to_time(remaining, deadline - self._elapsed(), rate, [self._cost(s) for s in remaining])
         if fitted != remaining:
             self.budget_cut = True
@@ -394,14 +416,21 @@ class StyleJob:
             grams: dict[str, torch.Tensor] = {}
             if grid is None:
                 with torch.no_grad(), autocast(self.device, self.autocast_dtype):
-                    features = self.model(self._network_input(self._on_device(pixels)), opts.style_layers,
-                                          opts.pooling)
+                    features = self.model(self._network_input(self._on_device(pixels)), opts.style_layers, opts.pooling)
                 grams = {layer: gram(features[layer]) for layer in opts.style_layers}
             else:
                 tile = max(max(t.core.height, t.core.width) for t in grid.tiles)
                 style_grid = tile_grid(style_size[0], style_size[1], tile)
-                for features in core_features(self.model, pixels, style_grid, opts.style_layers, opts,
-                                              self.device, self.autocast_dtype, self._network_input):
+                for features in core_features(
+                    self.model,
+                    pixels,
+                    style_grid,
+                    opts.style_layers,
+                    opts,
+                    self.device,
+                    self.autocast_dtype,
+                    self._network_input,
+                ):
                     for layer, g in gram_sums(features).items():
                         grams[layer] = grams[layer] + g if layer in grams else g
                 grams = {layer: g / positions(layer, *style_size) for layer, g in grams.items()}
@@ -424,8 +453,9 @@ class StyleJob:
 
     def _initial_image(self, size: tuple[int, int], previous: torch.Tensor | None) -> torch.Tensor:
         if previous is not None:
-            return self._on_device(F.interpolate(previous.float(), size=size, mode="bicubic",
-                                                 align_corners=False).clamp(0, 255))
+            return self._on_device(
+                F.interpolate(previous.float(), size=size, mode="bicubic", align_corners=False).clamp(0, 255)
+            )
         generator = torch.Generator().manual_seed(self.options.seed or 0)
         h, w = size
         if self.options.init == "noise":
@@ -463,12 +493,24 @@ class StyleJob:
             preview = self._finished_image(image, (image.shape[-2], image.shape[-1]))
         loss, content_loss, style_loss = self.last
         assert self.progress is not None
-        self.progress(Progress(
-            iteration=self.done, total=self.total, scale=scale, scales=len(plan),
-            width=image.shape[-1], height=image.shape[-2],
-            loss=loss, content_loss=content_loss, style_loss=style_loss,
-            elapsed=self._elapsed(), eta=self._eta(plan, scale, step), preview=preview, tile=tile, tiles=tiles,
-        ))
+        self.progress(
+            Progress(
+                iteration=self.done,
+                total=self.total,
+                scale=scale,
+                scales=len(plan),
+                width=image.shape[-1],
+                height=image.shape[-2],
+                loss=loss,
+                content_loss=content_loss,
+                style_loss=style_loss,
+                elapsed=self._elapsed(),
+                eta=self._eta(plan, scale, step),
+                preview=preview,
+                tile=tile,
+                tiles=tiles,
+            )
+        )
 
     def _eta(self, plan: list[Scale], scale_index: int, step: float) -> float | None:
         """Seconds left: each remaining iteration weighed by the pixels its scale (or its tiles) runs."""
@@ -507,10 +549,18 @@ class _Losses:
     iteration: at these sizes the GPU finishes faster than Python can launch the ~300 kernels.
     """
 
-    def __init__(self, *, model: VGG19Features, options: StyleOptions, content: ContentLoss,
-                 styles: dict[str, StyleLoss], layer_weights: dict[str, float],
-                 device: torch.device, autocast_dtype: torch.dtype | None,
-                 network_input: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    def __init__(
+        self,
+        *,
+        model: VGG19Features,
+        options: StyleOptions,
+        content: ContentLoss,
+        styles: dict[str, StyleLoss],
+        layer_weights: dict[str, float],
+        device: torch.device,
+        autocast_dtype: torch.dtype | None,
+        network_input: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
         self.model = model
         self.options = options
         self.content = content.to(device)
@@ -541,10 +591,12 @@ class _Losses:
         with autocast(self.device, self.autocast_dtype):
             features = self.model(self.network_input(image), self.layers, opts.pooling)
         content = self.content(features[opts.content_layer])
-        style = sum(self.layer_weights[layer] * loss(features[layer])
-                    for layer, loss in self.styles.items())
-        total = (opts.content_weight * content + opts.style_weight * STYLE_SCALE * style
-                 + opts.tv_weight * TV_SCALE * self.tv(image))
+        style = sum(self.layer_weights[layer] * loss(features[layer]) for layer, loss in self.styles.items())
+        total = (
+            opts.content_weight * content
+            + opts.style_weight * STYLE_SCALE * style
+            + opts.tv_weight * TV_SCALE * self.tv(image)
+        )
         return total, content, style
 
 
@@ -562,4 +614,3 @@ def _resize(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(pixels.shape[-2:]) == tuple(size):
         return pixels
     return F.interpolate(pixels, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 255)
-

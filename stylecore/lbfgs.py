@@ -17,8 +17,13 @@ if TYPE_CHECKING:
 
 
 class LBFGS(torch.optim.Optimizer):
-    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1.0, history_size: int = 20,
-                 initial_scale: float | None = None) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 1.0,
+        history_size: int = 20,
+        initial_scale: float | None = None,
+    ) -> None:
         """`initial_scale`: the first step is -lr * initial_scale * gradient (a scale learned on a
         similar problem: `step_scale` of an earlier run); None takes torch's cautious first step."""
         super().__init__(params, {"lr": lr})

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from .options import StyleOptions
 
 
-def make_optimizer(image: torch.Tensor, options: StyleOptions,
-                   initial_scale: float | None = None) -> torch.optim.Optimizer:
+def make_optimizer(
+    image: torch.Tensor, options: StyleOptions, initial_scale: float | None = None
+) -> torch.optim.Optimizer:
     """`initial_scale`: L-BFGS's first step size per unit of gradient, learned on a similar problem."""
     lr = options.learning_rate
     assert lr is not None, "options must be validated first"

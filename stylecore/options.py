@@ -29,10 +29,22 @@ PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 DEFAULT_LEARNING_RATES: dict[str, float] = {"lbfgs": 1.0, "adam": 10.0, "adagrad": 10.0, "sgd": 1.0}
 
 CONTENT_LAYERS: tuple[str, ...] = (
-    "relu1_1", "relu1_2", "relu2_1", "relu2_2",
-    "relu3_1", "relu3_2", "relu3_3", "relu3_4",
-    "relu4_1", "relu4_2", "relu4_3", "relu4_4",
-    "relu5_1", "relu5_2", "relu5_3", "relu5_4",
+    "relu1_1",
+    "relu1_2",
+    "relu2_1",
+    "relu2_2",
+    "relu3_1",
+    "relu3_2",
+    "relu3_3",
+    "relu3_4",
+    "relu4_1",
+    "relu4_2",
+    "relu4_3",
+    "relu4_4",
+    "relu5_1",
+    "relu5_2",
+    "relu5_3",
+    "relu5_4",
 )
 
 MAX_SIZE = 4096
@@ -98,8 +110,9 @@ class StyleOptions:
         """Return a copy with defaults resolved, or raise OptionsError naming the bad option."""
         _check(16 <= self.size <= MAX_SIZE, f"size must be between 16 and {MAX_SIZE} pixels, not {self.size}")
         _check(1 <= self.iterations <= 100_000, f"iterations must be between 1 and 100000, not {self.iterations}")
-        _check(self.optimizer in OPTIMIZERS,
-               f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        _check(
+            self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"
+        )
         lr = DEFAULT_LEARNING_RATES[self.optimizer] if self.learning_rate is None else self.learning_rate
         _check(_finite(lr) and lr > 0, f"learning rate must be a positive number, not {lr}")
         _check(_finite(self.beta1) and 0 <= self.beta1 < 1, f"beta1 must be in [0, 1), not {self.beta1}")
@@ -109,42 +122,56 @@ class StyleOptions:
             value = getattr(self, name)
             _check(_finite(value) and value >= 0, f"{name.replace('_', ' ')} must be zero or positive, not {value}")
         _check(self.content_weight + self.style_weight > 0, "content weight and style weight cannot both be zero")
-        _check(_finite(self.style_scale) and 0.05 <= self.style_scale <= 4,
-               f"style scale must be between 0.05 and 4, not {self.style_scale}")
+        _check(
+            _finite(self.style_scale) and 0.05 <= self.style_scale <= 4,
+            f"style scale must be between 0.05 and 4, not {self.style_scale}",
+        )
         _check(self.content_layer in CONTENT_LAYERS, f"unknown content layer {self.content_layer!r}")
         _check(len(self.style_layers) > 0, "at least one style layer is needed")
         for layer in self.style_layers:
             _check(layer in CONTENT_LAYERS, f"unknown style layer {layer!r}")
         if self.style_layer_weights is not None:
-            _check(len(self.style_layer_weights) == len(self.style_layers),
-                   f"{len(self.style_layers)} style layers need as many layer weights, "
-                   f"not {len(self.style_layer_weights)}")
+            _check(
+                len(self.style_layer_weights) == len(self.style_layers),
+                f"{len(self.style_layers)} style layers need as many layer weights, "
+                f"not {len(self.style_layer_weights)}",
+            )
             _check(all(_finite(w) and w >= 0 for w in self.style_layer_weights), "style layer weights must be >= 0")
         if self.style_weights is not None:
             _check(len(self.style_weights) >= 1, "style weights cannot be empty")
             _check(all(_finite(w) and w >= 0 for w in self.style_weights), "style weights must be zero or positive")
             _check(sum(self.style_weights) > 0, "at least one style weight must be positive")
-        _check(self.preserve_colors in COLOR_MODES,
-               f"preserve colors must be one of {', '.join(COLOR_MODES)}, not {self.preserve_colors!r}")
+        _check(
+            self.preserve_colors in COLOR_MODES,
+            f"preserve colors must be one of {', '.join(COLOR_MODES)}, not {self.preserve_colors!r}",
+        )
         _check(self.init in INIT_MODES, f"init must be one of {', '.join(INIT_MODES)}, not {self.init!r}")
         _check(self.pooling in POOLINGS, f"pooling must be max or avg, not {self.pooling!r}")
         if self.seed is not None:
             _check(0 <= self.seed < 2**63, f"seed must be between 0 and 2**63-1, not {self.seed}")
         if self.max_seconds is not None:
-            _check(_finite(self.max_seconds) and self.max_seconds > 0,
-                   f"max seconds must be positive, not {self.max_seconds}")
+            _check(
+                _finite(self.max_seconds) and self.max_seconds > 0,
+                f"max seconds must be positive, not {self.max_seconds}",
+            )
         _check(self.progress_every >= 1, f"progress every must be at least 1, not {self.progress_every}")
         if self.preview_every is not None:
             _check(self.preview_every >= 1, f"preview every must be at least 1, not {self.preview_every}")
         if self.tile not in ("auto", "off"):
-            _check(isinstance(self.tile, int) and not isinstance(self.tile, bool) and MIN_TILE <= self.tile <= MAX_SIZE,
-                   f"tile must be auto, off or a size between {MIN_TILE} and {MAX_SIZE} pixels, not {self.tile!r}")
+            _check(
+                isinstance(self.tile, int) and not isinstance(self.tile, bool) and MIN_TILE <= self.tile <= MAX_SIZE,
+                f"tile must be auto, off or a size between {MIN_TILE} and {MAX_SIZE} pixels, not {self.tile!r}",
+            )
         if self.upscale_from is not None:
             _check(self.init == "image", "upscaling a result needs init 'image' (the result)")
-            _check(16 <= self.upscale_from < self.size,
-                   f"upscale from must be between 16 and the size ({self.size}), not {self.upscale_from}")
-        _check(0 <= self.timelapse_frames <= MAX_TIMELAPSE_FRAMES and self.timelapse_frames != 1,
-               f"timelapse frames must be 0 or between 2 and {MAX_TIMELAPSE_FRAMES}, not {self.timelapse_frames}")
+            _check(
+                16 <= self.upscale_from < self.size,
+                f"upscale from must be between 16 and the size ({self.size}), not {self.upscale_from}",
+            )
+        _check(
+            0 <= self.timelapse_frames <= MAX_TIMELAPSE_FRAMES and self.timelapse_frames != 1,
+            f"timelapse frames must be 0 or between 2 and {MAX_TIMELAPSE_FRAMES}, not {self.timelapse_frames}",
+        )
         return replace(self, learning_rate=float(lr))
 
     def upscaled(self, result_size: int, factor: float = 2.0, *, iterations: int | None = None) -> StyleOptions:
@@ -197,6 +224,13 @@ def _check(condition: bool, message: str) -> None:
 
 
 __all__ = [
-    "COLOR_MODES", "DEFAULT_LEARNING_RATES", "INIT_MODES", "MAX_TIMELAPSE_FRAMES", "MIN_TILE", "OPTIMIZERS", "POOLINGS",
-    "StyleOptions", "TileSetting",
+    "COLOR_MODES",
+    "DEFAULT_LEARNING_RATES",
+    "INIT_MODES",
+    "MAX_TIMELAPSE_FRAMES",
+    "MIN_TILE",
+    "OPTIMIZERS",
+    "POOLINGS",
+    "StyleOptions",
+    "TileSetting",
 ]

@@ -45,15 +45,20 @@ def positions(layer: str, height: int, width: int) -> int:
 
 
 def core_features(
-    model: VGG19Features, pixels: torch.Tensor, grid: TileGrid, layers: Sequence[str], options: StyleOptions,
-    device: torch.device, autocast_dtype: torch.dtype | None,
+    model: VGG19Features,
+    pixels: torch.Tensor,
+    grid: TileGrid,
+    layers: Sequence[str],
+    options: StyleOptions,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None,
     network_input: Callable[[torch.Tensor], torch.Tensor],
 ) -> Iterator[dict[str, torch.Tensor]]:
     """The features of `layers` over each core of `grid`, computed with context: together, exactly the
     whole image's features, one tile in memory at a time. `pixels` may live on the CPU."""
     for tile in grid.tiles:
         with torch.no_grad(), autocast(device, autocast_dtype):
-            crop = pixels[..., tile.padded.y0:tile.padded.y1, tile.padded.x0:tile.padded.x1]
+            crop = pixels[..., tile.padded.y0 : tile.padded.y1, tile.padded.x0 : tile.padded.x1]
             features = model(network_input(crop.to(device)), layers, options.pooling)
         yield {layer: _crop(features[layer], tile.core.within(tile.padded), stride(layer)) for layer in layers}
 
@@ -71,9 +76,17 @@ class WindowObjective:
     """The scale's objective as a function of one window's pixels, the rest of the image held fixed."""
 
     def __init__(
-        self, *, model: VGG19Features, options: StyleOptions, grid: TileGrid, content: torch.Tensor,
-        style_targets: dict[str, torch.Tensor], layer_weights: dict[str, float], device: torch.device,
-        autocast_dtype: torch.dtype | None, network_input: Callable[[torch.Tensor], torch.Tensor],
+        self,
+        *,
+        model: VGG19Features,
+        options: StyleOptions,
+        grid: TileGrid,
+        content: torch.Tensor,
+        style_targets: dict[str, torch.Tensor],
+        layer_weights: dict[str, float],
+        device: torch.device,
+        autocast_dtype: torch.dtype | None,
+        network_input: Callable[[torch.Tensor], torch.Tensor],
     ) -> None:
         self.model = model
         self.options = options
@@ -111,11 +124,11 @@ class WindowObjective:
         padded, window = tile.padded, tile.window.within(tile.padded)
         layer = self.options.content_layer
         with torch.no_grad(), autocast(self.device, self.autocast_dtype):
-            content = self.content[..., padded.y0:padded.y1, padded.x0:padded.x1].to(self.device)
+            content = self.content[..., padded.y0 : padded.y1, padded.x0 : padded.x1].to(self.device)
             self._content_target = self.model(self.network_input(content), [layer], self.options.pooling)[layer].float()
-        context = image[..., padded.y0:padded.y1, padded.x0:padded.x1].detach().clone()
-        start = context[..., window.y0:window.y1, window.x0:window.x1].clone()
-        context[..., window.y0:window.y1, window.x0:window.x1] = 0
+        context = image[..., padded.y0 : padded.y1, padded.x0 : padded.x1].detach().clone()
+        start = context[..., window.y0 : window.y1, window.x0 : window.x1].clone()
+        context[..., window.y0 : window.y1, window.x0 : window.x1] = 0
         self._context = context
         self._pad = (window.x0, padded.width - window.x1, window.y0, padded.height - window.y1)
         self._start = None
@@ -124,8 +137,10 @@ class WindowObjective:
     def leave(self) -> None:
         """Update the image's Gram sums by the window's change (as last evaluated)."""
         if self._start is not None:
-            self.gram_sums = {layer: self.gram_sums[layer] + self._last_sums[layer] - self._start[layer]
-                              for layer in self.options.style_layers}
+            self.gram_sums = {
+                layer: self.gram_sums[layer] + self._last_sums[layer] - self._start[layer]
+                for layer in self.options.style_layers
+            }
 
     def __call__(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(total, content, style) with `window` in place; differentiable in it. The style value is the
@@ -151,25 +166,29 @@ class WindowObjective:
                 now = (self.gram_sums[layer] + self._last_sums[layer] - start[layer]) / n_image
                 image_style.append(weight * (now - target).pow(2).sum() / norm)
         content = (features[opts.content_layer].float() - self._content_target).pow(2).sum() / self.content_norm
-        total = (opts.content_weight * content + opts.style_weight * STYLE_SCALE * torch.stack(style_terms).sum()
-                 + opts.tv_weight * TV_SCALE * self._tv(pixels, self._tile.window.within(self._tile.padded)))
+        total = (
+            opts.content_weight * content
+            + opts.style_weight * STYLE_SCALE * torch.stack(style_terms).sum()
+            + opts.tv_weight * TV_SCALE * self._tv(pixels, self._tile.window.within(self._tile.padded))
+        )
         return total, content, torch.stack(image_style).sum()
 
     def _tv(self, pixels: torch.Tensor, window: Box) -> torch.Tensor:
         """The image's TV loss terms that involve the window's pixels (differences to the context too)."""
         top, left = max(0, window.y0 - 1), max(0, window.x0 - 1)
         bottom, right = min(pixels.shape[-2], window.y1 + 1), min(pixels.shape[-1], window.x1 + 1)
-        rows = pixels[..., window.y0:window.y1, left:right]
-        cols = pixels[..., top:bottom, window.x0:window.x1]
+        rows = pixels[..., window.y0 : window.y1, left:right]
+        cols = pixels[..., top:bottom, window.x0 : window.x1]
         dx = rows[..., :, 1:] - rows[..., :, :-1]
         dy = cols[..., 1:, :] - cols[..., :-1, :]
         return (dx.pow(2).sum() / self.tv_counts[0] + dy.pow(2).sum() / self.tv_counts[1]) / 255.0**2
 
     def _core_features(self, pixels: torch.Tensor, layers: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
-        return core_features(self.model, pixels, self.grid, layers, self.options, self.device, self.autocast_dtype,
-                             self.network_input)
+        return core_features(
+            self.model, pixels, self.grid, layers, self.options, self.device, self.autocast_dtype, self.network_input
+        )
 
 
 def _crop(features: torch.Tensor, box: Box, layer_stride: int) -> torch.Tensor:
     cells = box.on_grid(layer_stride)
-    return features[..., cells.y0:cells.y1, cells.x0:cells.x1]
+    return features[..., cells.y0 : cells.y1, cells.x0 : cells.x1]

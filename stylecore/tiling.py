@@ -35,8 +35,13 @@ FREE_SHARE = 0.8
 #: up to relu5_1. Measured as the growth of peak memory over a few iterations, fitted over sizes
 #: (bench/highres.py prints it again): CPU fp32 3.1 KB/px (peak RSS, 256-1024 px); H100 bf16
 #: 2.0 KB/px (8.4 GiB at 2048²). CPU bf16 and CUDA fp32 are scaled from those by the activations' width.
-BYTES_PER_PIXEL = {("cpu", "fp32"): 3200, ("cpu", "bf16"): 2400, ("cuda", "fp32"): 3300, ("cuda", "bf16"): 2100,
-                   ("mps", "fp32"): 3300}
+BYTES_PER_PIXEL = {
+    ("cpu", "fp32"): 3200,
+    ("cpu", "bf16"): 2400,
+    ("cuda", "fp32"): 3300,
+    ("cuda", "bf16"): 2100,
+    ("mps", "fp32"): 3300,
+}
 #: Per pixel of the whole image when tiled: the image, its content and the window's backup, in float32.
 BYTES_PER_IMAGE_PIXEL = 64
 #: The network's weights and the style targets, which do not grow with the image.

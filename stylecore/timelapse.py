@@ -114,8 +114,9 @@ def _encode(frames: list[Image.Image], format: TimelapseFormat, quality: int) ->
     buffer = io.BytesIO()
     first, rest = frames[0], frames[1:]
     if format == "webp":
-        first.save(buffer, "WEBP", save_all=True, append_images=rest, duration=durations, loop=0,
-                   quality=quality, method=4)
+        first.save(
+            buffer, "WEBP", save_all=True, append_images=rest, duration=durations, loop=0, quality=quality, method=4
+        )
     else:
         first.save(buffer, "GIF", save_all=True, append_images=rest, duration=durations, loop=0, optimize=True)
     return buffer.getvalue()

@@ -21,11 +21,22 @@ from .errors import WeightsUnavailableError
 BLOCKS: tuple[int, ...] = (2, 2, 4, 4, 4)
 #: (in_channels, out_channels) of the 16 convolutions, in order.
 CONV_CHANNELS: tuple[tuple[int, int], ...] = (
-    (3, 64), (64, 64),
-    (64, 128), (128, 128),
-    (128, 256), (256, 256), (256, 256), (256, 256),
-    (256, 512), (512, 512), (512, 512), (512, 512),
-    (512, 512), (512, 512), (512, 512), (512, 512),
+    (3, 64),
+    (64, 64),
+    (64, 128),
+    (128, 128),
+    (128, 256),
+    (256, 256),
+    (256, 256),
+    (256, 256),
+    (256, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),
+    (512, 512),
 )
 #: Index of each convolution inside torchvision's ``vgg19().features``.
 TORCHVISION_CONV_INDICES: tuple[int, ...] = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
@@ -42,8 +53,9 @@ class Normalization:
     """Per-channel scale in 0-255 units (1 for Caffe)."""
     bgr: bool
 
-    def tensors(self, dtype: torch.dtype = torch.float32,
-                device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(
+        self, dtype: torch.dtype = torch.float32, device: torch.device | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, std) shaped (1, 3, 1, 1); a module keeps them as buffers to skip a copy per forward pass."""
         mean = torch.tensor(self.mean, dtype=dtype, device=device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, dtype=dtype, device=device).view(1, 3, 1, 1)

@@ -27,8 +27,9 @@ class Claim:
 
 
 class JobClaims:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, worker_id: str, *, reclaim_after_s: float,
-                 block_ms: int) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, keys: Keys, worker_id: str, *, reclaim_after_s: float, block_ms: int
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.worker_id = worker_id
@@ -45,21 +46,28 @@ class JobClaims:
 
     async def next(self) -> Claim | None:
         """A job whose worker stopped responding first (it waited longest), else a new one."""
-        reply: Any = await self.redis.xautoclaim(self.keys.jobs, WORKERS_GROUP, self.worker_id,
-                                                 min_idle_time=int(self.reclaim_after_s * 1000), start_id="0-0",
-                                                 count=1)
+        reply: Any = await self.redis.xautoclaim(
+            self.keys.jobs,
+            WORKERS_GROUP,
+            self.worker_id,
+            min_idle_time=int(self.reclaim_after_s * 1000),
+            start_id="0-0",
+            count=1,
+        )
         for entry_id, fields in reply[1]:
             if not fields:
                 await self.redis.xack(self.keys.jobs, WORKERS_GROUP, entry_id)  # deleted: nothing to run
                 continue
-            pending = await self.redis.xpending_range(self.keys.jobs, WORKERS_GROUP, min=entry_id, max=entry_id,
-                                                      count=1)
+            pending = await self.redis.xpending_range(
+                self.keys.jobs, WORKERS_GROUP, min=entry_id, max=entry_id, count=1
+            )
             deliveries = int(pending[0]["times_delivered"]) if pending else 1
             job_id = fields[b"job"].decode()
             log.warning("job %s: taken over from a worker that stopped responding (delivery %d)", job_id, deliveries)
             return Claim(entry_id, job_id, deliveries)
-        read: Any = await self.redis.xreadgroup(WORKERS_GROUP, self.worker_id, {self.keys.jobs: ">"}, count=1,
-                                                block=self.block_ms)
+        read: Any = await self.redis.xreadgroup(
+            WORKERS_GROUP, self.worker_id, {self.keys.jobs: ">"}, count=1, block=self.block_ms
+        )
         if not read or not read[0][1]:
             return None
         entry_id, fields = read[0][1][0]

@@ -47,8 +47,12 @@ def masked(url: str) -> str:
 def connect(url: str, *, timeout_s: float = 5.0) -> aioredis.Redis:
     """A client that fails fast instead of retrying inside redis-py: our loops own retrying and logging it."""
     return aioredis.Redis.from_url(
-        url, decode_responses=False, socket_connect_timeout=timeout_s, socket_timeout=None,
-        retry=Retry(NoBackoff(), 0), health_check_interval=0,
+        url,
+        decode_responses=False,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=None,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=0,
     )
 
 
@@ -67,8 +71,13 @@ class Backoff:
         self.attempt += 1
         # Jitter, so that a fleet of workers does not hammer a restarting server in step.
         delay: float = min(self.cap_s, self.base_s * 2 ** (self.attempt - 1)) * random.uniform(0.8, 1.0)
-        self.log.warning("%s: Redis unreachable (attempt %d: %s); retrying in %.1f s",
-                         self.what, self.attempt, first_line(exc), delay)
+        self.log.warning(
+            "%s: Redis unreachable (attempt %d: %s); retrying in %.1f s",
+            self.what,
+            self.attempt,
+            first_line(exc),
+            delay,
+        )
         return delay
 
     def succeeded(self) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .link import QueueLink
     from .roster import WorkerRoster
 
+
 class Dispatcher:
     def __init__(self, link: QueueLink, book: JobBook, roster: WorkerRoster) -> None:
         self.link = link

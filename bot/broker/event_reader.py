@@ -56,9 +56,16 @@ class EventReader:
                 start = "0"
                 while True:
                     reason = ENGINE_WAIT if self.book.following else IDLE_WAIT
-                    reply: Any = await self.link.io(self.link.redis.xreadgroup(
-                        BOT_GROUP, BOT_CONSUMER, {self.link.keys.events: start}, count=READ_COUNT, block=1000,
-                    ), reason=reason)
+                    reply: Any = await self.link.io(
+                        self.link.redis.xreadgroup(
+                            BOT_GROUP,
+                            BOT_CONSUMER,
+                            {self.link.keys.events: start},
+                            count=READ_COUNT,
+                            block=1000,
+                        ),
+                        reason=reason,
+                    )
                     backoff.succeeded()
                     self.link.connected = True
                     entries = reply[0][1] if reply else []

@@ -43,8 +43,17 @@ class _Done:
 class JobRunner:
     """Runs claimed jobs, one at a time, on the worker's one engine thread."""
 
-    def __init__(self, redis: aioredis.Redis, keys: Keys, engine: EngineWorker, status: WorkerStatus,
-                 outcomes: OutcomeStore, *, reclaim_after_s: float, max_deliveries: int) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        engine: EngineWorker,
+        status: WorkerStatus,
+        outcomes: OutcomeStore,
+        *,
+        reclaim_after_s: float,
+        max_deliveries: int,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.engine = engine
@@ -68,11 +77,18 @@ class JobRunner:
     async def run(self, claim: Claim, stop: asyncio.Event) -> None:
         job_id = claim.job_id
         if claim.deliveries > self.max_deliveries:
-            log.error("job %s: handed out %d times, its workers stopped each time; failing it", job_id,
-                      claim.deliveries - 1)
-            await self.outcomes.store(claim, WorkFailed(
-                f"The job stopped its worker {claim.deliveries - 1} times in a row, so it was not run again. "
-                "Try a smaller size or other images."), attempt=0, stop=stop)
+            log.error(
+                "job %s: handed out %d times, its workers stopped each time; failing it", job_id, claim.deliveries - 1
+            )
+            await self.outcomes.store(
+                claim,
+                WorkFailed(
+                    f"The job stopped its worker {claim.deliveries - 1} times in a row, so it was not run again. "
+                    "Try a smaller size or other images."
+                ),
+                attempt=0,
+                stop=stop,
+            )
             return
         data, cancelled = await self._job_data(job_id)
         if cancelled:
@@ -83,8 +99,14 @@ class JobRunner:
             inputs = wire.job_inputs(data)
         except wire.WireError as exc:
             log.error("job %s: its inputs in Redis are missing or unreadable (%s)", job_id, exc)
-            await self.outcomes.store(claim, WorkFailed("The job's images expired or were lost before a worker could "
-                                                        "run it. Please submit it again."), attempt=0, stop=stop)
+            await self.outcomes.store(
+                claim,
+                WorkFailed(
+                    "The job's images expired or were lost before a worker could run it. Please submit it again."
+                ),
+                attempt=0,
+                stop=stop,
+            )
             return
         status = self.status
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -107,8 +129,12 @@ class JobRunner:
         else:
             assert outcome is not None
             failed = isinstance(outcome, WorkFailed)
-            status.set(state=IDLE, job=None, jobs_done=status.info.jobs_done + 1,
-                       jobs_failed=status.info.jobs_failed + int(failed))
+            status.set(
+                state=IDLE,
+                job=None,
+                jobs_done=status.info.jobs_done + 1,
+                jobs_failed=status.info.jobs_failed + int(failed),
+            )
             # Idle before the result is stored: the bot may hand over the next job while this one's
             # finish is on its way, so the worker does not wait a round trip between jobs.
             with contextlib.suppress(*DOWN_ERRORS):
@@ -123,8 +149,7 @@ class JobRunner:
             data, cancelled = await pipe.execute()
         return data, bool(cancelled)
 
-    async def _execute(self, claim: Claim, item: Any, attempt: int,
-                       stop: asyncio.Event) -> tuple[Outcome | None, str]:
+    async def _execute(self, claim: Claim, item: Any, attempt: int, stop: asyncio.Event) -> tuple[Outcome | None, str]:
         """Run `item` on the engine thread; returns its outcome and "done", "lost" or "stopping"."""
         loop = asyncio.get_running_loop()
         inbox: asyncio.Queue[WorkUpdate | _Done] = asyncio.Queue()
@@ -154,8 +179,11 @@ class JobRunner:
                     fate, stop_deadline = "stopping", time.monotonic() + STOP_GRACE_S
                     cancel.set()
                 if stop_deadline is not None and time.monotonic() >= stop_deadline:
-                    log.warning("job %s: the engine did not stop within %.0f s; handing it back anyway",
-                                claim.job_id, STOP_GRACE_S)
+                    log.warning(
+                        "job %s: the engine did not stop within %.0f s; handing it back anyway",
+                        claim.job_id,
+                        STOP_GRACE_S,
+                    )
                     return None, fate
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.tick_s
@@ -173,8 +201,7 @@ class JobRunner:
     async def _still_mine(self, claim: Claim, cancel: threading.Event) -> bool:
         """Keep the entry from looking idle; also the cancel key, in case its pub/sub message was missed."""
         try:
-            owned = await self._keepalive(keys=[self.keys.jobs],
-                                          args=[WORKERS_GROUP, self.worker_id, claim.entry_id])
+            owned = await self._keepalive(keys=[self.keys.jobs], args=[WORKERS_GROUP, self.worker_id, claim.entry_id])
             if await self.redis.exists(self.keys.cancel(claim.job_id)):
                 cancel.set()
         except DOWN_ERRORS:

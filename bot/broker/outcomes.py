@@ -23,8 +23,16 @@ log = logging.getLogger("stylebot.broker.worker")
 
 
 class OutcomeStore:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, worker: WorkerInfo, *, result_ttl_s: int,
-                 reclaim_after_s: float, backoff_cap_s: float) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        worker: WorkerInfo,
+        *,
+        result_ttl_s: int,
+        reclaim_after_s: float,
+        backoff_cap_s: float,
+    ) -> None:
         """`worker`: the worker's first status, for its id and name (neither ever changes)."""
         self.keys = keys
         self.worker_id = worker.id
@@ -35,16 +43,24 @@ class OutcomeStore:
         self._finish = redis.register_script(scripts.FINISH)
         self._handback = redis.register_script(scripts.HANDBACK)
 
-    async def store(self, claim: Claim, outcome: Outcome, *, attempt: int, stop: asyncio.Event,
-                    announce: bool = True) -> None:
+    async def store(
+        self, claim: Claim, outcome: Outcome, *, attempt: int, stop: asyncio.Event, announce: bool = True
+    ) -> None:
         """Store the outcome and acknowledge the entry (atomically); retried until Redis takes it.
 
         `announce`: also add the finished event for the bot (not for a job it finished itself)."""
         result = [part for pair in wire.outcome_fields(outcome).items() for part in pair]
         event = wire.envelope(wire.FINISHED, claim.job_id, self.worker_name, attempt).to_fields()
         event[b"wid"] = self.worker_id.encode()
-        args: list[Any] = [claim.entry_id, WORKERS_GROUP, self.result_ttl_s, "1" if announce else "0", len(result),
-                           *result, *(part for pair in event.items() for part in pair)]
+        args: list[Any] = [
+            claim.entry_id,
+            WORKERS_GROUP,
+            self.result_ttl_s,
+            "1" if announce else "0",
+            len(result),
+            *result,
+            *(part for pair in event.items() for part in pair),
+        ]
         keys = [self.keys.result(claim.job_id), self.keys.jobs, self.keys.events, self.keys.job(claim.job_id)]
         backoff = Backoff(log, f"job {claim.job_id}: storing its result", cap_s=self.backoff_cap_s)
         while True:
@@ -53,8 +69,9 @@ class OutcomeStore:
                 break
             except DOWN_ERRORS as exc:
                 if stop.is_set() and backoff.attempt >= 2:
-                    log.warning("job %s: result not stored before stopping; another worker will run it again",
-                                claim.job_id)
+                    log.warning(
+                        "job %s: result not stored before stopping; another worker will run it again", claim.job_id
+                    )
                     return
                 await asyncio.sleep(backoff.failed(exc))
         if not first:
@@ -65,12 +82,17 @@ class OutcomeStore:
     async def hand_back(self, claim: Claim) -> None:
         """Make the entry reclaimable at once, without counting this delivery (a stop is not the job's fault)."""
         try:
-            await self._handback(keys=[self.keys.jobs], args=[WORKERS_GROUP, self.worker_id, claim.entry_id,
-                                                              int(self.reclaim_after_s * 1000) + 1000])
+            await self._handback(
+                keys=[self.keys.jobs],
+                args=[WORKERS_GROUP, self.worker_id, claim.entry_id, int(self.reclaim_after_s * 1000) + 1000],
+            )
             log.info("job %s: handed back for another worker (stopping)", claim.job_id)
         except DOWN_ERRORS:
-            log.warning("job %s: could not hand it back (Redis unreachable); it is reclaimed after %.0f s",
-                        claim.job_id, self.reclaim_after_s)
+            log.warning(
+                "job %s: could not hand it back (Redis unreachable); it is reclaimed after %.0f s",
+                claim.job_id,
+                self.reclaim_after_s,
+            )
 
 
 def _describe(outcome: Outcome) -> str:

@@ -60,8 +60,9 @@ class RedisQueue:
         self.url = url
         self.keys = Keys(key_prefix)
         self._read_inputs = read_inputs or Path.read_bytes
-        self._link = QueueLink(connect(url), self.keys, wait_hook, job_ttl_s=int(job_ttl_s),
-                               backoff_cap_s=backoff_cap_s)
+        self._link = QueueLink(
+            connect(url), self.keys, wait_hook, job_ttl_s=int(job_ttl_s), backoff_cap_s=backoff_cap_s
+        )
         self._book = JobBook()
         self.counters = self._book.counters
         self._roster = WorkerRoster(self._link, poll_s)
@@ -141,8 +142,9 @@ class RedisQueue:
                 return
             if status in (b"dispatched", b"running"):
                 # A worker holds it (this bot restarted): follow it, never run it twice.
-                self._book.following[job_id] = Following(item, started=status == b"running",
-                                                         worker=worker.decode() if worker else None)
+                self._book.following[job_id] = Following(
+                    item, started=status == b"running", worker=worker.decode() if worker else None
+                )
                 return
             content = await asyncio.to_thread(self._read_inputs, item.content)
             styles = [await asyncio.to_thread(self._read_inputs, path) for path in item.styles]

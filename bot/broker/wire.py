@@ -66,8 +66,9 @@ def options_to_json(options: StyleOptions) -> dict[str, Any]:
 def options_from_json(data: dict[str, Any]) -> StyleOptions:
     known = {f.name for f in fields(StyleOptions)}
     # JSON has no tuples; every sequence option of StyleOptions is a tuple.
-    values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
-                              for key, value in data.items() if key in known}
+    values: dict[str, Any] = {
+        key: tuple(value) if isinstance(value, list) else value for key, value in data.items() if key in known
+    }
     return StyleOptions(**values)
 
 
@@ -114,9 +115,13 @@ class JobInputs:
             path.write_bytes(data)
             styles.append(path)
         return WorkItem(
-            job_id=self.job_id, content=content, styles=tuple(styles),
-            options=options_from_json(self.meta["options"]), max_result_bytes=int(self.meta["max_result_bytes"]),
-            max_pixels=int(self.meta["max_pixels"]), guild_id=self.meta["guild_id"],
+            job_id=self.job_id,
+            content=content,
+            styles=tuple(styles),
+            options=options_from_json(self.meta["options"]),
+            max_result_bytes=int(self.meta["max_result_bytes"]),
+            max_pixels=int(self.meta["max_pixels"]),
+            guild_id=self.meta["guild_id"],
             owner_id=int(self.meta["owner_id"]),
         )
 
@@ -126,8 +131,11 @@ def job_inputs(data: Fields) -> JobInputs:
     content = data.get(b"content")
     if content is None:
         raise WireError("missing content image")
-    styles = [data[f"style:{index}".encode()] for index in range(len(meta["style_names"]))
-              if f"style:{index}".encode() in data]
+    styles = [
+        data[f"style:{index}".encode()]
+        for index in range(len(meta["style_names"]))
+        if f"style:{index}".encode() in data
+    ]
     if len(styles) != len(meta["style_names"]):
         raise WireError("missing style image")
     return JobInputs(meta, content, styles)
@@ -137,10 +145,14 @@ def work_item_from_job(data: Fields) -> WorkItem:
     """The bot's view of a stored job (paths are only names here): for following it after a restart."""
     meta = _load(data.get(b"item"))
     return WorkItem(
-        job_id=str(meta["job_id"]), content=Path(meta["content_name"]),
-        styles=tuple(Path(name) for name in meta["style_names"]), options=options_from_json(meta["options"]),
-        max_result_bytes=int(meta["max_result_bytes"]), max_pixels=int(meta["max_pixels"]),
-        guild_id=meta["guild_id"], owner_id=int(meta["owner_id"]),
+        job_id=str(meta["job_id"]),
+        content=Path(meta["content_name"]),
+        styles=tuple(Path(name) for name in meta["style_names"]),
+        options=options_from_json(meta["options"]),
+        max_result_bytes=int(meta["max_result_bytes"]),
+        max_pixels=int(meta["max_pixels"]),
+        guild_id=meta["guild_id"],
+        owner_id=int(meta["owner_id"]),
     )
 
 
@@ -149,9 +161,17 @@ def work_item_from_job(data: Fields) -> WorkItem:
 
 def outcome_fields(outcome: Outcome) -> Fields:
     if isinstance(outcome, WorkResult):
-        meta = {"kind": "result", "extension": outcome.extension, "width": outcome.width, "height": outcome.height,
-                "options": options_to_json(outcome.options), "iterations": outcome.iterations,
-                "elapsed": outcome.elapsed, "stopped": outcome.stopped, "device": outcome.device}
+        meta = {
+            "kind": "result",
+            "extension": outcome.extension,
+            "width": outcome.width,
+            "height": outcome.height,
+            "options": options_to_json(outcome.options),
+            "iterations": outcome.iterations,
+            "elapsed": outcome.elapsed,
+            "stopped": outcome.stopped,
+            "device": outcome.device,
+        }
         return {b"data": _json(meta), b"image": outcome.image}
     if isinstance(outcome, WorkFailed):
         return {b"data": _json({"kind": "failed", "message": outcome.message})}
@@ -165,9 +185,17 @@ def outcome_from_fields(data: Fields) -> Outcome:
         image = data.get(b"image")
         if image is None:
             raise WireError("result without its image")
-        return WorkResult(image, meta["extension"], int(meta["width"]), int(meta["height"]),
-                          options_from_json(meta["options"]), int(meta["iterations"]), float(meta["elapsed"]),
-                          meta["stopped"], meta["device"])
+        return WorkResult(
+            image,
+            meta["extension"],
+            int(meta["width"]),
+            int(meta["height"]),
+            options_from_json(meta["options"]),
+            int(meta["iterations"]),
+            float(meta["elapsed"]),
+            meta["stopped"],
+            meta["device"],
+        )
     if kind == "failed":
         return WorkFailed(str(meta["message"]))
     if kind == "cancelled":
@@ -189,8 +217,13 @@ class Envelope:
     data: Fields
 
     def to_fields(self) -> Fields:
-        return {b"kind": self.kind.encode(), b"job": self.job_id.encode(), b"worker": self.worker.encode(),
-                b"attempt": str(self.attempt).encode(), **self.data}
+        return {
+            b"kind": self.kind.encode(),
+            b"job": self.job_id.encode(),
+            b"worker": self.worker.encode(),
+            b"attempt": str(self.attempt).encode(),
+            **self.data,
+        }
 
 
 def envelope(kind: str, job_id: str, worker: str, attempt: int, update: WorkUpdate | None = None) -> Envelope:

@@ -67,17 +67,38 @@ class RedisWorker:
         self.backoff_cap_s = backoff_cap_s
         host = socket.gethostname()
         self.id = worker_id or f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
-        info = WorkerInfo(id=self.id, host=host, pid=os.getpid(), device=device, state=IDLE, job=None,
-                          beat_at=time.time(), started_at=time.time())
+        info = WorkerInfo(
+            id=self.id,
+            host=host,
+            pid=os.getpid(),
+            device=device,
+            state=IDLE,
+            job=None,
+            beat_at=time.time(),
+            started_at=time.time(),
+        )
         self._redis = connect(url)
-        self._status = WorkerStatus(self._redis, self.keys, info, engine, heartbeat_s=heartbeat_s,
-                                    heartbeat_path=heartbeat_path)
-        self._claims = JobClaims(self._redis, self.keys, self.id, reclaim_after_s=reclaim_after_s,
-                                 block_ms=block_ms)
-        outcomes = OutcomeStore(self._redis, self.keys, info, result_ttl_s=int(result_ttl_s),
-                                reclaim_after_s=reclaim_after_s, backoff_cap_s=backoff_cap_s)
-        self._runner = JobRunner(self._redis, self.keys, engine, self._status, outcomes,
-                                 reclaim_after_s=reclaim_after_s, max_deliveries=max_deliveries)
+        self._status = WorkerStatus(
+            self._redis, self.keys, info, engine, heartbeat_s=heartbeat_s, heartbeat_path=heartbeat_path
+        )
+        self._claims = JobClaims(self._redis, self.keys, self.id, reclaim_after_s=reclaim_after_s, block_ms=block_ms)
+        outcomes = OutcomeStore(
+            self._redis,
+            self.keys,
+            info,
+            result_ttl_s=int(result_ttl_s),
+            reclaim_after_s=reclaim_after_s,
+            backoff_cap_s=backoff_cap_s,
+        )
+        self._runner = JobRunner(
+            self._redis,
+            self.keys,
+            engine,
+            self._status,
+            outcomes,
+            reclaim_after_s=reclaim_after_s,
+            max_deliveries=max_deliveries,
+        )
 
     @property
     def info(self) -> WorkerInfo:
@@ -88,11 +109,14 @@ class RedisWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` is set; a running job is then interrupted and handed back."""
-        log.info("worker %s on %s: Redis at %s (prefix %r)", self.id, self.info.device, masked(self.url),
-                 self.keys.prefix)
+        log.info(
+            "worker %s on %s: Redis at %s (prefix %r)", self.id, self.info.device, masked(self.url), self.keys.prefix
+        )
         self.engine.start()
-        helpers = [asyncio.create_task(self._status.keep_beating(), name="stylebot-worker-beat"),
-                   asyncio.create_task(self._cancel_listener(), name="stylebot-worker-cancel")]
+        helpers = [
+            asyncio.create_task(self._status.keep_beating(), name="stylebot-worker-beat"),
+            asyncio.create_task(self._cancel_listener(), name="stylebot-worker-cancel"),
+        ]
         try:
             await self._serve(stop)
         finally:

@@ -18,8 +18,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("stylebot.broker.worker")
 
 
-def run_worker(config: Config, *, device: str | None = None, engine: StyleEngine | None = None,
-               threads: int | None = None, heartbeat_s: float = 1.0) -> int:
+def run_worker(
+    config: Config,
+    *,
+    device: str | None = None,
+    engine: StyleEngine | None = None,
+    threads: int | None = None,
+    heartbeat_s: float = 1.0,
+) -> int:
     """Serve jobs from `config.queue`'s Redis until SIGINT or SIGTERM; returns the exit code.
 
     `device` overrides `[engine] device` (e.g. one worker per GPU: cuda:0, cuda:1). `engine` is for
@@ -41,9 +47,14 @@ def run_worker(config: Config, *, device: str | None = None, engine: StyleEngine
         log.error("cannot read [queue] redis_url_file %s: %s", config.queue.redis_url_file, exc.strerror or exc)
         return 2
     worker = RedisWorker(
-        url, EngineWorker(engine, warm_up=config.engine.warm_up), device=chosen, key_prefix=config.queue.key_prefix,
-        reclaim_after_s=config.queue.reclaim_after_s, max_deliveries=config.queue.max_deliveries,
-        heartbeat_path=config.heartbeat_path, heartbeat_s=heartbeat_s,
+        url,
+        EngineWorker(engine, warm_up=config.engine.warm_up),
+        device=chosen,
+        key_prefix=config.queue.key_prefix,
+        reclaim_after_s=config.queue.reclaim_after_s,
+        max_deliveries=config.queue.max_deliveries,
+        heartbeat_path=config.heartbeat_path,
+        heartbeat_s=heartbeat_s,
     )
     return asyncio.run(_main(worker))
 

@@ -26,8 +26,16 @@ log = logging.getLogger("stylebot.broker.worker")
 
 
 class WorkerStatus:
-    def __init__(self, redis: aioredis.Redis, keys: Keys, info: WorkerInfo, engine: EngineWorker, *,
-                 heartbeat_s: float, heartbeat_path: Path | None) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        info: WorkerInfo,
+        engine: EngineWorker,
+        *,
+        heartbeat_s: float,
+        heartbeat_path: Path | None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.info = info

@@ -50,20 +50,24 @@ class PresetsCog(commands.Cog):
         limits = self.config.limits
         try:
             if not NAME_PATTERN.fullmatch(name):
-                raise UserError("A preset name uses letters, digits, spaces, - and ' (up to 32), "
-                                "starting with a letter or digit.")
+                raise UserError(
+                    "A preset name uses letters, digits, spaces, - and ' (up to 32), starting with a letter or digit."
+                )
             if len(await store.presets(interaction.guild_id)) >= MAX_PRESETS:
-                raise UserError(f"This server already has {MAX_PRESETS} presets, the most a menu can show; "
-                                "remove one first.")
-            checked = await read_attachment(image, role="preset", max_bytes=limits.max_attachment_bytes,
-                                            max_pixels=limits.max_pixels)
+                raise UserError(
+                    f"This server already has {MAX_PRESETS} presets, the most a menu can show; remove one first."
+                )
+            checked = await read_attachment(
+                image, role="preset", max_bytes=limits.max_attachment_bytes, max_pixels=limits.max_pixels
+            )
             if not await store.add_preset(interaction.guild_id, name, checked.data, interaction.user.id, self.clock()):
                 raise UserError(f"There is already a preset named “{name}”; remove it first to replace it.")
         except UserError as exc:
             await interaction.edit_original_response(content=f"❌ {exc}")
             return
         await interaction.edit_original_response(
-            content=f"Added the preset **{name}** ({checked.width}×{checked.height}).")
+            content=f"Added the preset **{name}** ({checked.width}×{checked.height})."
+        )
 
     @group.command(name="remove", description="Remove a style preset (Manage Server)")
     @app_commands.describe(name="The preset to remove")

@@ -23,8 +23,10 @@ class QueueCog(commands.Cog):
         ledger = self.ledger
         lines = [self._line(job) for job in ledger.user_jobs(interaction.user.id)] or ["You have no jobs in the queue."]
         workers = ledger.workers_online()
-        lines.append(f"Queue: {ledger.waiting_count()} waiting, {ledger.running_count()} running; "
-                     f"{workers} worker{'' if workers == 1 else 's'} online.")
+        lines.append(
+            f"Queue: {ledger.waiting_count()} waiting, {ledger.running_count()} running; "
+            f"{workers} worker{'' if workers == 1 else 's'} online."
+        )
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     def _line(self, job: Job) -> str:

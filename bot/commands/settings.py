@@ -37,16 +37,19 @@ class SettingsCog(commands.Cog):
         lines = []
         for key in SETTING_KEYS.values():
             source = "server" if key.name in overrides else "default"
-            lines.append(f"**{key.name}**: {format_setting(key.name, getattr(settings, key.name))} "
-                         f"({source}) — {key.description}")
+            lines.append(
+                f"**{key.name}**: {format_setting(key.name, getattr(settings, key.name))} "
+                f"({source}) — {key.description}"
+            )
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     @group.command(name="set", description="Change one setting")
     @app_commands.describe(key="The setting to change", value="Its new value (channels: #mentions, or “all”)")
     @app_commands.choices(key=KEY_CHOICES)
     @app_commands.checks.has_permissions(manage_guild=True)
-    async def set(self, interaction: discord.Interaction, key: Choice[str],
-                  value: app_commands.Range[str, 1, 1000]) -> None:
+    async def set(
+        self, interaction: discord.Interaction, key: Choice[str], value: app_commands.Range[str, 1, 1000]
+    ) -> None:
         assert interaction.guild is not None
         try:
             parsed = SETTING_KEYS[key.value].parse(value, self.config)
@@ -59,7 +62,8 @@ class SettingsCog(commands.Cog):
             return
         await self.store.set_guild_setting(interaction.guild.id, key.value, parsed)
         await interaction.response.send_message(
-            f"**{key.value}** is now {format_setting(key.value, parsed)}.", ephemeral=True)
+            f"**{key.value}** is now {format_setting(key.value, parsed)}.", ephemeral=True
+        )
 
     @group.command(name="reset", description="Reset one setting (or all) to the bot's default")
     @app_commands.describe(key="The setting to reset; leave out to reset every setting")

@@ -125,11 +125,17 @@ class StylizeCog(commands.Cog):
     ) -> None:
         styles = [(role, image) for role, image in (("style", style), ("style2", style2), ("style3", style3)) if image]
         options = UserOptions(
-            iterations=iterations, size=size, style_strength=style_strength,
-            optimizer=OPTIMIZER_VALUES[optimizer.value] if optimizer else None, learning_rate=learning_rate,
-            beta1=beta1, beta2=beta2, epsilon=epsilon,
+            iterations=iterations,
+            size=size,
+            style_strength=style_strength,
+            optimizer=OPTIMIZER_VALUES[optimizer.value] if optimizer else None,
+            learning_rate=learning_rate,
+            beta1=beta1,
+            beta2=beta2,
+            epsilon=epsilon,
             preserve_colors=COLOUR_VALUES[preserve_colors.value] if preserve_colors else None,
-            style_weights=style_weights, seed=seed,
+            style_weights=style_weights,
+            seed=seed,
         )
         await self.intake.stylize(interaction, content=content, styles=styles, preset=preset, options=options)
 
@@ -148,8 +154,11 @@ class StylizeCog(commands.Cog):
         if not presets:
             await interaction.response.send_message(
                 "This server has no style presets yet; someone with Manage Server can add one with /stylepreset add.",
-                ephemeral=True)
+                ephemeral=True,
+            )
             return
         await interaction.response.send_message(
-            f"Pick a style for {display_name(image.filename)}:", view=PresetPicker(self.intake, image, presets),
-            ephemeral=True)
+            f"Pick a style for {display_name(image.filename)}:",
+            view=PresetPicker(self.intake, image, presets),
+            ephemeral=True,
+        )

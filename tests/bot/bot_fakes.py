@@ -61,8 +61,14 @@ class FakeEngine:
         cancel: threading.Event | None = None,
     ) -> StyleResult:
         options = options or StyleOptions()
-        self.calls.append(EngineCall(content.size, [style.size for style in styles], options,
-                                     init_image.size if init_image is not None else None))
+        self.calls.append(
+            EngineCall(
+                content.size,
+                [style.size for style in styles],
+                options,
+                init_image.size if init_image is not None else None,
+            )
+        )
         if self.oom_above is not None and options.size > self.oom_above:
             raise OutOfMemoryError(f"CUDA out of memory at {options.size} px")
         if self.error is not None:
@@ -79,14 +85,39 @@ class FakeEngine:
                 preview = None
                 if options.preview_every and iteration % options.preview_every == 0:
                     preview = Image.new("RGB", (width, height), (iteration * 20 % 256, 80, 160))
-                progress(Progress(iteration, options.iterations, 0, 1, width, height, 1.0 / iteration, 0.5, 0.5,
-                                  iteration * 0.01, (options.iterations - iteration) * 0.01, preview))
+                progress(
+                    Progress(
+                        iteration,
+                        options.iterations,
+                        0,
+                        1,
+                        width,
+                        height,
+                        1.0 / iteration,
+                        0.5,
+                        0.5,
+                        iteration * 0.01,
+                        (options.iterations - iteration) * 0.01,
+                        preview,
+                    )
+                )
         seed = FAKE_SEED if options.seed is None else options.seed
         # Like the engine: the asked number of frames, from the start to the result.
-        frames = tuple(Image.new("RGB", (width, height), (index * 30 % 256, 90, 120))
-                       for index in range(options.timelapse_frames))
-        return StyleResult(content.resize((width, height)), replace(options, seed=seed), options.iterations, 0.5,
-                           "finished", 1.0, 0.5, 0.5, "fake", frames=frames)
+        frames = tuple(
+            Image.new("RGB", (width, height), (index * 30 % 256, 90, 120)) for index in range(options.timelapse_frames)
+        )
+        return StyleResult(
+            content.resize((width, height)),
+            replace(options, seed=seed),
+            options.iterations,
+            0.5,
+            "finished",
+            1.0,
+            0.5,
+            0.5,
+            "fake",
+            frames=frames,
+        )
 
 
 async def settle_until(world, condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -127,5 +158,9 @@ def decompression_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )

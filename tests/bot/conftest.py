@@ -32,8 +32,9 @@ TEST_LIMITS = {"cooldown_s": 0.0, "max_pixels": 4_000_000, "max_attachment_bytes
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers",
-                            "bot(config=, engine=, store=, external=, simcord=): options for the `world` fixture")
+    config.addinivalue_line(
+        "markers", "bot(config=, engine=, store=, external=, simcord=): options for the `world` fixture"
+    )
 
 
 def make_config(data_dir: Path, changes: dict[str, dict[str, Any]] | None = None) -> Config:
@@ -88,8 +89,11 @@ class World:
 
     def edits(self, message_id: int) -> list[dict[str, Any]]:
         """The JSON of every edit the bot sent for one message, oldest first (uploads are not logged)."""
-        return [request.json for request in self.env.http_requests
-                if request.method == "PATCH" and request.path.endswith(f"/messages/{message_id}")]
+        return [
+            request.json
+            for request in self.env.http_requests
+            if request.method == "PATCH" and request.path.endswith(f"/messages/{message_id}")
+        ]
 
 
 @pytest_asyncio.fixture

@@ -57,8 +57,14 @@ async def test_settings_are_not_offered_in_dms(world):
 
 
 async def test_a_servers_defaults_reach_the_engine_and_show_lists_them(world, style_png):
-    for key, value in (("size", "128"), ("iterations", "7"), ("optimizer", "adam"), ("learning_rate", "4"),
-                       ("style_strength", "3"), ("preserve_colors", "color")):
+    for key, value in (
+        ("size", "128"),
+        ("iterations", "7"),
+        ("optimizer", "adam"),
+        ("learning_rate", "4"),
+        ("style_strength", "3"),
+        ("preserve_colors", "color"),
+    ):
         reply = await setting(world, key, value)
         assert reply.ephemeral and reply.response.content.startswith(f"**{key}** is now")
 
@@ -219,8 +225,9 @@ async def test_removing_a_preset_deletes_it_and_its_image(world):
 
     assert reply.response.content == "Removed the preset **Monet**."
     assert not preset.path.exists()
-    assert (await world.admin.slash(world.channel, "stylepreset list")).response.content == \
-        "This server has no style presets yet."
+    assert (
+        await world.admin.slash(world.channel, "stylepreset list")
+    ).response.content == "This server has no style presets yet."
     missing = await world.admin.slash(world.channel, "stylepreset remove", name="Monet")
     assert missing.response.content == "❌ There is no preset named “Monet”."
 

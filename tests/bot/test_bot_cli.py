@@ -45,8 +45,9 @@ def test_a_bad_token_file_exits_2(config_file, tmp_path, capsys, content, messag
 
 
 @pytest.mark.parametrize("source", ["env", "file"])
-def test_a_rejected_token_exits_2_and_is_never_printed_or_logged(config_file, tmp_path, capsys, caplog,
-                                                                  monkeypatch, source):
+def test_a_rejected_token_exits_2_and_is_never_printed_or_logged(
+    config_file, tmp_path, capsys, caplog, monkeypatch, source
+):
     seen = []
 
     async def login(self, token):
@@ -130,18 +131,23 @@ def test_a_metrics_port_in_use_stops_the_bot_with_exit_2_before_discord(tmp_path
         taken.listen()
         port = taken.getsockname()[1]
         config = tmp_path / "config.toml"
-        config.write_text(f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
-                          f'[metrics]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n', encoding="utf-8")
+        config.write_text(
+            f'[storage]\ndata_dir = "{tmp_path / "data"}"\n'
+            f'[metrics]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n',
+            encoding="utf-8",
+        )
 
         code = main(["run", "--config", str(config)], environ={"DISCORD_TOKEN": "token"})
 
     assert code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        f"stylebot: [metrics] cannot listen on 127.0.0.1:{port}: Address already in use")
+        f"stylebot: [metrics] cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
 
 
 async def test_while_discord_cannot_be_reached_login_retries_with_one_line_each_and_backing_off(
-        tmp_path, monkeypatch, caplog):
+    tmp_path, monkeypatch, caplog
+):
     from bot_fakes import FakeEngine
 
     from bot.__main__ import login_with_retry

@@ -47,14 +47,17 @@ def test_every_key_in_the_example_is_commented_with_its_default():
 def test_environment_overrides_win_and_are_parsed_by_type(tmp_path):
     path = write(tmp_path, "[limits]\nmax_size = 512\n")
 
-    config = load_config(path, environ={
-        "STYLEBOT_LIMITS_MAX_SIZE": "768",
-        "STYLEBOT_BOT_SYNC_GUILD_IDS": "111, 222",
-        "STYLEBOT_METRICS_ENABLED": "yes",
-        "STYLEBOT_DEFAULTS_LEARNING_RATE": "2.5",
-        "STYLEBOT_STORAGE_DATA_DIR": "/data",
-        "DISCORD_TOKEN": "not a setting, and not our prefix",
-    })
+    config = load_config(
+        path,
+        environ={
+            "STYLEBOT_LIMITS_MAX_SIZE": "768",
+            "STYLEBOT_BOT_SYNC_GUILD_IDS": "111, 222",
+            "STYLEBOT_METRICS_ENABLED": "yes",
+            "STYLEBOT_DEFAULTS_LEARNING_RATE": "2.5",
+            "STYLEBOT_STORAGE_DATA_DIR": "/data",
+            "DISCORD_TOKEN": "not a setting, and not our prefix",
+        },
+    )
 
     assert config.limits.max_size == 768
     assert config.bot.sync_guild_ids == (111, 222)
@@ -65,7 +68,9 @@ def test_environment_overrides_win_and_are_parsed_by_type(tmp_path):
 
 
 def test_every_problem_is_reported_in_one_message(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [limits]
 max_sise = 512
 max_iterations = 0
@@ -79,7 +84,8 @@ data_dir = ""
 
 [bots]
 log_level = "INFO"
-""")
+""",
+    )
 
     with pytest.raises(ConfigError) as caught:
         load_config(path, environ={"STYLEBOT_LIMIT_MAX_SIZE": "1", "STYLEBOT_BOT_PROGRESS_INTERVAL": "soon"})
@@ -102,8 +108,8 @@ log_level = "INFO"
         ("[limits\nmax_size = 1", "is not valid TOML"),
         ("limits = 3", "limits must be a [limits] table"),
         ("[metrics]\nenabled = 1", "[metrics] enabled must be true or false, not 1"),
-        ("[bot]\nsync_guild_ids = [1, \"2\"]", "[bot] sync_guild_ids must be a list of integers"),
-        ("[engine]\ndevice = \"gpu\"", "[engine] device is not a valid value: 'gpu'"),
+        ('[bot]\nsync_guild_ids = [1, "2"]', "[bot] sync_guild_ids must be a list of integers"),
+        ('[engine]\ndevice = "gpu"', "[engine] device is not a valid value: 'gpu'"),
         ("[health]\ninterval_s = 60.0\nmax_age_s = 30.0", "max_age_s (30) must be longer than interval_s (60)"),
     ],
 )

@@ -16,7 +16,8 @@ CARD_EDITS = "/webhooks/*/*/messages/[0-9]*"  # edits of cards, not of the ephem
 
 async def submit(world, member=None):
     result = await (member or world.alice).slash(
-        world.channel, "stylize", content=("cat.png", png()), style=("s.png", png(20, 20)))
+        world.channel, "stylize", content=("cat.png", png()), style=("s.png", png(20, 20))
+    )
     [card] = result.followups
     return card
 
@@ -27,8 +28,11 @@ def card_now(world, card):
 
 def bot_messages(world, channel):
     """Messages the bot sent with its own token (interaction replies and follow-ups excluded)."""
-    return [message for message in channel.history()
-            if message.author.id == world.bot.user.id and message.interaction_metadata is None]
+    return [
+        message
+        for message in channel.history()
+        if message.author.id == world.bot.user.id and message.interaction_metadata is None
+    ]
 
 
 def job_of(card) -> str:
@@ -42,8 +46,9 @@ async def test_an_expired_token_moves_the_card_to_a_channel_message_and_the_resu
     world.env.inject_error("PATCH", CARD_EDITS, status=status, code=code, message="Invalid Webhook Token", times=None)
 
     world.engine.release()
-    await settle_until(world, lambda: any(m.embeds and m.embeds[0].title == "Done"
-                                          for m in bot_messages(world, world.channel)))
+    await settle_until(
+        world, lambda: any(m.embeds and m.embeds[0].title == "Done" for m in bot_messages(world, world.channel))
+    )
 
     [moved] = bot_messages(world, world.channel)
     assert moved.attachments[0].filename == f"stylized-{job_of(card)}.png"
@@ -78,8 +83,10 @@ async def test_a_job_that_waited_past_the_token_gets_its_result_in_the_channel(w
 
     await world.env.advance_time(20 * 60)
     world.engine.release()
-    await settle_until(world, lambda: sum(1 for m in bot_messages(world, world.channel)
-                                          if m.embeds and m.embeds[0].title == "Done") == 2)
+    await settle_until(
+        world,
+        lambda: sum(1 for m in bot_messages(world, world.channel) if m.embeds and m.embeds[0].title == "Done") == 2,
+    )
 
     bobs = [m for m in bot_messages(world, world.channel) if m.embeds[0].footer.text == f"Job {job_of(waiting)}"]
     assert len(bobs) == 1 and bobs[0].attachments
@@ -89,8 +96,14 @@ async def test_a_job_that_waited_past_the_token_gets_its_result_in_the_channel(w
 async def test_when_the_channel_refuses_the_card_goes_to_the_owners_dms(world):
     card = await submit(world)
     world.env.inject_error("PATCH", CARD_EDITS, status=401, code=50027, times=None)
-    world.env.inject_error("POST", f"/channels/{world.channel.id}/messages", status=403, code=50013,
-                           message="Missing Permissions", times=None)
+    world.env.inject_error(
+        "POST",
+        f"/channels/{world.channel.id}/messages",
+        status=403,
+        code=50013,
+        message="Missing Permissions",
+        times=None,
+    )
 
     world.engine.release()
     dm = world.alice.user.dm_channel
@@ -115,8 +128,10 @@ async def test_a_failed_progress_edit_never_fails_the_job(world, status, code):
 async def test_progress_edits_are_throttled_but_the_first_preview_is_not_held_back(world):
     card = await submit(world)  # ten progress reports with previews arrive within the same instant
 
-    edits = [(edit["embeds"][0]["title"], edit["embeds"][0]["description"].splitlines()[0], edit["attachments"])
-             for edit in world.edits(card.id)]
+    edits = [
+        (edit["embeds"][0]["title"], edit["embeds"][0]["description"].splitlines()[0], edit["attachments"])
+        for edit in world.edits(card.id)
+    ]
 
     assert [title for title, _, _ in edits] == ["Stylizing", "Stylizing", "Done"]
     assert edits[0][1] == "Starting…" and edits[0][2] == []

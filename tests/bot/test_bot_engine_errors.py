@@ -10,8 +10,9 @@ from stylecore.errors import WeightsUnavailableError
 
 
 async def submit(world, **options):
-    result = await world.alice.slash(world.channel, "stylize", content=("cat.png", png(48, 32)),
-                                     style=("s.png", png(20, 20)), **options)
+    result = await world.alice.slash(
+        world.channel, "stylize", content=("cat.png", png(48, 32)), style=("s.png", png(20, 20)), **options
+    )
     [card] = result.followups
     return card
 
@@ -47,8 +48,11 @@ async def test_out_of_memory_retries_once_at_a_smaller_size(world):
     assert [call.options.size for call in world.engine.calls] == [128, 96]
     assert card.embeds[0].title == "Done"
     assert "ran at 96 px after running out of GPU memory" in card.embeds[0].description
-    notes = [edit for edit in world.edits(card.id)
-             if "The GPU ran out of memory at 128 px; retrying at 96 px." in edit["embeds"][0].get("description", "")]
+    notes = [
+        edit
+        for edit in world.edits(card.id)
+        if "The GPU ran out of memory at 128 px; retrying at 96 px." in edit["embeds"][0].get("description", "")
+    ]
     assert notes, "the card never said it was retrying"
 
 
@@ -57,7 +61,6 @@ async def test_out_of_memory_twice_fails_with_advice(world):
     card = await submit(world, size=128)
 
     assert card.embeds[0].title == "Failed"
-    assert card.embeds[0].description == ("The GPU ran out of memory at 128 px and again at 96 px. "
-                                          "Try a smaller size.")
+    assert card.embeds[0].description == ("The GPU ran out of memory at 128 px and again at 96 px. Try a smaller size.")
     world.engine.oom_above = None
     assert (await submit(world, size=128)).embeds[0].title == "Done"

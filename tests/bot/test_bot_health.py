@@ -41,8 +41,9 @@ async def test_before_the_gateway_is_ready_the_first_heartbeat_says_unhealthy(tm
     assert reason == "unhealthy: the Discord gateway connection is down"
 
 
-@pytest.mark.bot(engine={"block": True}, external=(IDLE_WAIT, ENGINE_WAIT),
-                 config={"health": {"interval_s": 1.0, "max_age_s": 2.0}})
+@pytest.mark.bot(
+    engine={"block": True}, external=(IDLE_WAIT, ENGINE_WAIT), config={"health": {"interval_s": 1.0, "max_age_s": 2.0}}
+)
 async def test_a_worker_that_stopped_reporting_fails_the_healthcheck_until_it_reports_again(world):
     await world.alice.slash(world.channel, "stylize", content=("cat.png", png()), style=("s.png", png(20, 20)))
     # Inside the engine, on a job that never reports: the worker thread cannot beat from here on.

@@ -54,8 +54,10 @@ async def test_every_way_a_job_ends_is_counted_with_its_wait_and_duration(world)
     await settle_until(world, lambda: title(world, failed) == "Failed")
 
     assert gauges(world) == (0, 0)
-    finished = {outcome: sample(world, "stylebot_jobs_finished_total", outcome=outcome)
-                for outcome in ("done", "failed", "cancelled")}
+    finished = {
+        outcome: sample(world, "stylebot_jobs_finished_total", outcome=outcome)
+        for outcome in ("done", "failed", "cancelled")
+    }
     assert finished == {"done": 1, "failed": 1, "cancelled": 2}
     # Three jobs started: the first at once, the third after the 200 s, the failed one at once.
     assert sample(world, "stylebot_job_queue_wait_seconds_count") == 3
@@ -120,8 +122,9 @@ async def test_the_endpoint_serves_the_bots_metrics_and_closes_with_the_bot(worl
 
     text = scrape(port)
     assert 'stylebot_jobs_finished_total{outcome="done"} 1.0' in text.splitlines()
-    samples = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples
-               if not s.labels}
+    samples = {
+        s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples if not s.labels
+    }
     assert samples["stylebot_jobs_queued"] == 0 and samples["stylebot_jobs_running"] == 0
     assert samples["stylebot_iterations_total"] == 10
 

@@ -59,8 +59,10 @@ async def test_queue_lists_the_callers_jobs_and_the_queue_length(world):
     assert lines[0].startswith(f"`{job_id}` #1 in queue")
     assert lines[-1] == "Queue: 1 waiting, 1 running; 1 worker online."
     nothing = await world.moderator.slash(world.channel, "queue")
-    assert nothing.response.content.splitlines() == ["You have no jobs in the queue.",
-                                                     "Queue: 1 waiting, 1 running; 1 worker online."]
+    assert nothing.response.content.splitlines() == [
+        "You have no jobs in the queue.",
+        "Queue: 1 waiting, 1 running; 1 worker online.",
+    ]
 
 
 async def test_the_owner_cancels_a_running_job_and_the_engine_stops(world):
@@ -72,7 +74,7 @@ async def test_the_owner_cancels_a_running_job_and_the_engine_stops(world):
     assert title(world, card) == "Cancelled"
     assert description(world, card) == f"Cancelled by <@{world.alice.id}>."
     assert card_now(world, card).components == []  # no buttons left on a cancelled card
-    job = (await world.bot.store.active_jobs())
+    job = await world.bot.store.active_jobs()
     assert job == []
     assert len(world.engine.calls) == 1  # it reached the engine, which stopped on the cancel event
 

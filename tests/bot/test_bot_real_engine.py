@@ -55,8 +55,13 @@ async def test_a_job_on_the_real_engine_reaches_the_user_with_previews(world):
     content = example("cat.png", 96)
     started = time.perf_counter()
 
-    result = await world.alice.slash(world.channel, "stylize", content=("cat.png", content),
-                                     style=("starry.png", example("starry_night.jpg", 96)), seed=7)
+    result = await world.alice.slash(
+        world.channel,
+        "stylize",
+        content=("cat.png", content),
+        style=("starry.png", example("starry_night.jpg", 96)),
+        seed=7,
+    )
 
     finished = time.perf_counter()
     [card] = result.followups
@@ -67,8 +72,14 @@ async def test_a_job_on_the_real_engine_reaches_the_user_with_previews(world):
     assert max(stylized.size) == 64
     original = Image.open(io.BytesIO(content)).convert("RGB").resize(stylized.size)
     assert np.abs(np.asarray(stylized, float) - np.asarray(original, float)).mean() > 1.0  # it was repainted
-    previews = [request for request in world.env.http_requests if request.method == "PATCH"
-                and any(a["filename"].startswith("preview-") for a in (request.json or {}).get("attachments", []))]
+    previews = [
+        request
+        for request in world.env.http_requests
+        if request.method == "PATCH"
+        and any(a["filename"].startswith("preview-") for a in (request.json or {}).get("attachments", []))
+    ]
     assert previews and first_preview.at is not None, "no preview reached the card"
-    print(f"\nreal engine on CPU, 64 px, 4 iterations: defer to first preview {first_preview.at - started:.2f} s, "
-          f"to result {finished - started:.2f} s")
+    print(
+        f"\nreal engine on CPU, 64 px, 4 iterations: defer to first preview {first_preview.at - started:.2f} s, "
+        f"to result {finished - started:.2f} s"
+    )

@@ -12,7 +12,8 @@ async def finished_card(world, member=None, **options):
     options.setdefault("style_strength", 2.0)
     options.setdefault("seed", 777)
     result = await (member or world.alice).slash(
-        world.channel, "stylize", content=("cat.png", png(48, 32)), style=("s.png", png(20, 30)), **options)
+        world.channel, "stylize", content=("cat.png", png(48, 32)), style=("s.png", png(20, 30)), **options
+    )
     [card] = result.followups
     assert card.embeds[0].title == "Done"
     return card
@@ -104,8 +105,10 @@ async def test_every_variant_has_a_persistent_custom_id(world):
 
     ids = [button["custom_id"] for row in card.components for button in row["components"]]
 
-    assert ids == [*(f"stylebot:rerun:{variant.value}:{job_id(card)}" for variant in Rerun),
-                   f"stylebot:timelapse:{job_id(card)}"]
+    assert ids == [
+        *(f"stylebot:rerun:{variant.value}:{job_id(card)}" for variant in Rerun),
+        f"stylebot:timelapse:{job_id(card)}",
+    ]
 
 
 @pytest.mark.bot(config={"storage": {"retention_hours": 1.0}})

@@ -17,8 +17,9 @@ def card_now(world, card):
 async def test_queued_jobs_resume_in_order_and_the_interrupted_one_restarts(world):
     cards = []
     for member, width in ((world.alice, 40), (world.bob, 41), (world.admin, 42)):
-        result = await member.slash(world.channel, "stylize", content=("c.png", png(width, 30)),
-                                    style=("s.png", png(20, 20)))
+        result = await member.slash(
+            world.channel, "stylize", content=("c.png", png(width, 30)), style=("s.png", png(20, 20))
+        )
         cards.append(result.followups[0])
     assert [card_now(world, card).embeds[0]["title"] for card in cards] == ["Stylizing", "Queued", "Queued"]
 
@@ -27,11 +28,14 @@ async def test_queued_jobs_resume_in_order_and_the_interrupted_one_restarts(worl
 
     assert [call.content_size[0] for call in world.engine.calls] == [40, 41, 42]
     # The owners saw their cards continue: the same messages, edited after the restart.
-    restarted = [edit for edit in world.edits(cards[2].id)
-                 if "The bot restarted" in edit["embeds"][0].get("description", "")]
+    restarted = [
+        edit for edit in world.edits(cards[2].id) if "The bot restarted" in edit["embeds"][0].get("description", "")
+    ]
     assert restarted, "the waiting job's card did not say it kept its place"
-    assert all(job.state is JobState.DONE and job.delivered
-               for job in [await world.bot.store.job(c.embeds[0].footer.text[4:]) for c in cards])
+    assert all(
+        job.state is JobState.DONE and job.delivered
+        for job in [await world.bot.store.job(c.embeds[0].footer.text[4:]) for c in cards]
+    )
 
 
 def discord_fails_every_way_of_showing_a_card(world):

@@ -40,8 +40,10 @@ async def test_upscale_beyond_the_servers_ceiling_is_refused_privately(world):
     click = await world.alice.click(card, label="Upscale ×2")
 
     assert click.ephemeral and click.followups == []
-    assert click.response.content == ("❌ Upscale ×2 would make a 128 px image; this server allows upscales up to "
-                                      "100 px (max_upscale_size in /stylesettings).")
+    assert click.response.content == (
+        "❌ Upscale ×2 would make a 128 px image; this server allows upscales up to "
+        "100 px (max_upscale_size in /stylesettings)."
+    )
     assert len(world.engine.calls) == 1
 
 
@@ -87,7 +89,8 @@ async def test_after_retention_upscale_and_timelapse_say_the_files_are_gone(worl
     timelapse = await world.alice.click(card, label="Timelapse")
     assert upscale.ephemeral and upscale.response.content.startswith(f"❌ The images of job {job_id(card)} are no")
     assert timelapse.ephemeral and timelapse.response.content == (
-        f"The timelapse of job `{job_id(card)}` is no longer kept (a job's files are deleted 1 hours after it ends).")
+        f"The timelapse of job `{job_id(card)}` is no longer kept (a job's files are deleted 1 hours after it ends)."
+    )
     assert len(world.engine.calls) == 1
 
 

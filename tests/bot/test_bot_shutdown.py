@@ -62,9 +62,20 @@ SCRIPT = textwrap.dedent("""
 def run_until(marker: str, *, with_job: bool, stop: signal.Signals) -> tuple[int, str, float]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, "job" if with_job else "idle", str(EXAMPLES / "cat.png"),
-         str(EXAMPLES / "starry_night.jpg")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=Path(__file__).parents[2])
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            "job" if with_job else "idle",
+            str(EXAMPLES / "cat.png"),
+            str(EXAMPLES / "starry_night.jpg"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
     seen = []
     assert process.stdout is not None
     deadline = time.monotonic() + 120
@@ -82,12 +93,15 @@ def run_until(marker: str, *, with_job: bool, stop: signal.Signals) -> tuple[int
     return process.returncode, "".join(seen) + rest, time.monotonic() - stopped_at
 
 
-@pytest.mark.parametrize(("stage", "marker", "with_job", "stop"), [
-    ("during the model load", "started", False, signal.SIGINT),
-    ("during the warm-up", "engine loaded", False, signal.SIGINT),  # logged before it warms up
-    ("idle", "engine warmed up", False, signal.SIGTERM),
-    ("mid-job", "JobUpdated", True, signal.SIGINT),
-])
+@pytest.mark.parametrize(
+    ("stage", "marker", "with_job", "stop"),
+    [
+        ("during the model load", "started", False, signal.SIGINT),
+        ("during the warm-up", "engine loaded", False, signal.SIGINT),  # logged before it warms up
+        ("idle", "engine warmed up", False, signal.SIGTERM),
+        ("mid-job", "JobUpdated", True, signal.SIGINT),
+    ],
+)
 def test_a_stop_at_any_stage_exits_cleanly_within_seconds(stage, marker, with_job, stop):
     code, output, took = run_until(marker, with_job=with_job, stop=stop)
 

@@ -71,10 +71,22 @@ async def test_progress_edits_carry_previews_and_the_last_edit_carries_the_resul
 
 async def test_every_option_reaches_the_engine(world, content_png):
     await stylize(
-        world, content=content_png, style=("a.png", png(20, 20, (1, 2, 3))), style2=("b.png", png(30, 20)),
-        style3=("c.png", png(10, 40)), iterations=12, size=96, style_strength=2.5, optimizer="adam",
-        learning_rate=3.0, beta1=0.8, beta2=0.99, epsilon=1e-6, preserve_colors="luminance",
-        style_weights="3, 2,1", seed=1234,
+        world,
+        content=content_png,
+        style=("a.png", png(20, 20, (1, 2, 3))),
+        style2=("b.png", png(30, 20)),
+        style3=("c.png", png(10, 40)),
+        iterations=12,
+        size=96,
+        style_strength=2.5,
+        optimizer="adam",
+        learning_rate=3.0,
+        beta1=0.8,
+        beta2=0.99,
+        epsilon=1e-6,
+        preserve_colors="luminance",
+        style_weights="3, 2,1",
+        seed=1234,
     )
 
     [call] = world.engine.calls
@@ -232,8 +244,9 @@ class FullDiskStore(Store):
 
 
 @pytest.mark.bot(store=FullDiskStore)
-async def test_an_unexpected_failure_while_accepting_is_reported_and_nothing_is_queued(world, content_png, style_png,
-                                                                                        caplog):
+async def test_an_unexpected_failure_while_accepting_is_reported_and_nothing_is_queued(
+    world, content_png, style_png, caplog
+):
     result = await stylize(world, content=content_png, style=style_png)
 
     assert result.ephemeral and result.response.content.startswith("❌ Something went wrong on our side")

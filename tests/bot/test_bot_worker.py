@@ -38,8 +38,12 @@ def run_one(worker, work, cancel=None):
     done = threading.Event()
     progress: list[WorkProgress] = []
     outcome = []
-    worker.submit(work, cancel=cancel or threading.Event(), on_update=progress.append,
-                  on_done=lambda result: (outcome.append(result), done.set()))
+    worker.submit(
+        work,
+        cancel=cancel or threading.Event(),
+        on_update=progress.append,
+        on_done=lambda result: (outcome.append(result), done.set()),
+    )
     assert done.wait(10)
     return outcome[0], progress
 
@@ -172,6 +176,7 @@ def test_the_engine_reports_every_iteration_but_the_bot_hears_as_often_as_asked(
         def spy(record):
             progress(record)
             beats.append(worker.last_beat)
+
         return original(*args, progress=spy, **kwargs)
 
     worker.engine.stylize = stylize
@@ -184,8 +189,9 @@ def test_the_engine_reports_every_iteration_but_the_bot_hears_as_often_as_asked(
 
 def test_an_upscale_starts_from_its_init_image_and_result_and_timelapse_fit_the_upload_limit(worker, inputs, tmp_path):
     init = write_png(tmp_path / "init", Image.effect_noise((150, 100), 90).convert("RGB"))
-    work = replace(item(inputs, size=300, max_result_bytes=40_000, init="image", upscale_from=150,
-                        timelapse_frames=12), init=init)
+    work = replace(
+        item(inputs, size=300, max_result_bytes=40_000, init="image", upscale_from=150, timelapse_frames=12), init=init
+    )
 
     result, _ = run_one(worker, work)
 

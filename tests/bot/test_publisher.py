@@ -18,8 +18,9 @@ from bot.jobs import Job, JobParams, JobState, ResultInfo, Snapshot
 from bot.publisher import Publisher
 from bot.store import Store
 
-PARAMS = JobParams(size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None,
-                   preserve_colors="none", seed=7)
+PARAMS = JobParams(
+    size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None, preserve_colors="none", seed=7
+)
 
 
 class Source:
@@ -61,9 +62,17 @@ async def world(tmp_path: Path):
 
 
 async def add_job(client: Client, channel, alice) -> Job:
-    job = Job(id="0badcafe", owner_id=alice.id, guild_id=None, channel_id=channel.id, params=PARAMS,
-              content_name="cat.png", style_names=("s.png",),
-              created_at=0.0, filesize_limit=10**6)
+    job = Job(
+        id="0badcafe",
+        owner_id=alice.id,
+        guild_id=None,
+        channel_id=channel.id,
+        params=PARAMS,
+        content_name="cat.png",
+        style_names=("s.png",),
+        created_at=0.0,
+        filesize_limit=10**6,
+    )
     await client.store.add_job(job, b"c", [b"s"])
     return job
 
@@ -101,8 +110,11 @@ async def test_a_card_without_an_interaction_is_posted_in_the_channel_then_edite
     await drained(env, publisher, job.id)
     assert own_messages(client, channel)[0].embeds[0].title == "Stylizing"
 
-    done = replace(job, state=JobState.DONE, result=ResultInfo(7, 10, 2.0, 64, 43, "finished", "cpu",
-                                                               "stylized-0badcafe.png", 64, bytes=4))
+    done = replace(
+        job,
+        state=JobState.DONE,
+        result=ResultInfo(7, 10, 2.0, 64, 43, "finished", "cpu", "stylized-0badcafe.png", 64, bytes=4),
+    )
     del source.snapshots[job.id]  # a finished job has left the ledger: only the final snapshot remains
     publisher.job_ended(Snapshot(job=done, result=b"\x89PNG"))
     await drained(env, publisher, job.id)
@@ -115,8 +127,9 @@ async def test_a_card_without_an_interaction_is_posted_in_the_channel_then_edite
 async def test_when_the_channel_refuses_the_card_goes_to_the_owners_dms(world):
     env, client, publisher, source, channel, alice = world
     job = await add_job(client, channel, alice)
-    env.inject_error("POST", f"/channels/{channel.id}/messages", status=403, code=50013,
-                     message="Missing Permissions", times=None)
+    env.inject_error(
+        "POST", f"/channels/{channel.id}/messages", status=403, code=50013, message="Missing Permissions", times=None
+    )
     source.snapshots[job.id] = Snapshot(job=job, position=1)
 
     publisher.job_changed(job.id)

@@ -21,9 +21,34 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_stylizes_and_saves_progression_images(tmp_path) -> None:
     out = tmp_path / "result.png"
-    proc = run_cli(CONTENT, STYLE, STYLE2, "-o", str(out), "--size", "48", "--iterations", "4",
-                   "--no-multiscale", "--save-every", "2", "--seed", "5", "--optimizer", "adam", "--lr", "5",
-                   "--beta1", "0.8", "--style-weights", "2", "1", "--preserve-colors", "luminance", "--quiet")
+    proc = run_cli(
+        CONTENT,
+        STYLE,
+        STYLE2,
+        "-o",
+        str(out),
+        "--size",
+        "48",
+        "--iterations",
+        "4",
+        "--no-multiscale",
+        "--save-every",
+        "2",
+        "--seed",
+        "5",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "5",
+        "--beta1",
+        "0.8",
+        "--style-weights",
+        "2",
+        "1",
+        "--preserve-colors",
+        "luminance",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (48, 32)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png", "result_0002.png", "result_0004.png"]
@@ -40,8 +65,22 @@ def test_jpeg_output_and_progress_bar(tmp_path) -> None:
 
 def test_timelapse_and_an_upscale_that_keeps_the_seed(tmp_path) -> None:
     out, animation = tmp_path / "small.png", tmp_path / "run.webp"
-    proc = run_cli(CONTENT, STYLE, "-o", str(out), "--size", "48", "--iterations", "3", "--no-multiscale",
-                   "--seed", "5", "--timelapse", str(animation), "--quiet")
+    proc = run_cli(
+        CONTENT,
+        STYLE,
+        "-o",
+        str(out),
+        "--size",
+        "48",
+        "--iterations",
+        "3",
+        "--no-multiscale",
+        "--seed",
+        "5",
+        "--timelapse",
+        str(animation),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "(4 frames" in proc.stderr  # the start and three iterations
     written = animation if animation.exists() else animation.with_suffix(".gif")
@@ -56,19 +95,22 @@ def test_timelapse_and_an_upscale_that_keeps_the_seed(tmp_path) -> None:
     assert "seed 5" in proc.stderr  # from the result's PNG, not the command line
 
 
-@pytest.mark.parametrize("make_args,message", [
-    (lambda tmp: [str(tmp / "missing.png"), STYLE], "missing.png: no such file"),
-    (lambda tmp: [str(_write(tmp / "text.png", b"just text")), STYLE], "text.png is not an image"),
-    (lambda tmp: [str(_write(tmp / "empty.jpg", b"")), STYLE], "empty.jpg is empty"),
-    (lambda tmp: [CONTENT, STYLE, "--size", "4"], "size must be between 16 and 4096"),
-    (lambda tmp: [CONTENT, STYLE, "--style-weights", "1", "2"], "needs 1 value"),
-    (lambda tmp: [CONTENT, STYLE, "--optimizer", "rmsprop"], "invalid choice"),
-    (lambda tmp: [CONTENT, STYLE, "--save-every", "0"], "--save-every: must be at least 1"),
-    (lambda tmp: [CONTENT, STYLE, "--tile", "8"], "--tile: must be auto, off or between 32"),
-    (lambda tmp: [CONTENT, STYLE, "--timelapse", str(tmp / "run.mp4")], "must end in .webp or .gif"),
-    (lambda tmp: [CONTENT, STYLE, "--weights", str(_write(tmp / "w.pth", b"junk"))], "cannot read weights"),
-    (lambda tmp: [CONTENT, STYLE, "--device", "tpu"], "unknown device"),
-])
+@pytest.mark.parametrize(
+    "make_args,message",
+    [
+        (lambda tmp: [str(tmp / "missing.png"), STYLE], "missing.png: no such file"),
+        (lambda tmp: [str(_write(tmp / "text.png", b"just text")), STYLE], "text.png is not an image"),
+        (lambda tmp: [str(_write(tmp / "empty.jpg", b"")), STYLE], "empty.jpg is empty"),
+        (lambda tmp: [CONTENT, STYLE, "--size", "4"], "size must be between 16 and 4096"),
+        (lambda tmp: [CONTENT, STYLE, "--style-weights", "1", "2"], "needs 1 value"),
+        (lambda tmp: [CONTENT, STYLE, "--optimizer", "rmsprop"], "invalid choice"),
+        (lambda tmp: [CONTENT, STYLE, "--save-every", "0"], "--save-every: must be at least 1"),
+        (lambda tmp: [CONTENT, STYLE, "--tile", "8"], "--tile: must be auto, off or between 32"),
+        (lambda tmp: [CONTENT, STYLE, "--timelapse", str(tmp / "run.mp4")], "must end in .webp or .gif"),
+        (lambda tmp: [CONTENT, STYLE, "--weights", str(_write(tmp / "w.pth", b"junk"))], "cannot read weights"),
+        (lambda tmp: [CONTENT, STYLE, "--device", "tpu"], "unknown device"),
+    ],
+)
 def test_bad_input_exits_2_with_one_clear_line(tmp_path, make_args, message) -> None:
     proc = run_cli("--size", "32", "--iterations", "1", "-o", str(tmp_path / "out.png"), *make_args(tmp_path))
     assert proc.returncode == 2

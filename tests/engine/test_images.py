@@ -28,8 +28,10 @@ def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
 
 def _huge_png(width: int, height: int) -> bytes:
     """A valid PNG header declaring width×height, with a tiny compressed body (a bomb)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
     row = b"\x00" + b"\x00" * ((width + 7) // 8)
     body = zlib.compress(row * 64, 9)  # only some rows: the header is what a bomb check must catch
@@ -61,8 +63,9 @@ def test_truncated_png() -> None:
 def test_decompression_bomb_is_refused_before_decoding() -> None:
     bomb = _huge_png(20_000, 20_000)
     assert len(bomb) < 10_000
-    with pytest.raises(ImageTooLargeError,
-                       match=re.escape("bomb.png has far too many pixels; the limit is 50,000,000")):
+    with pytest.raises(
+        ImageTooLargeError, match=re.escape("bomb.png has far too many pixels; the limit is 50,000,000")
+    ):
         load_image(bomb, name="bomb.png")
 
 

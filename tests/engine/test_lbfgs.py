@@ -34,8 +34,12 @@ def _run(optimizer_factory, steps: int) -> list[torch.Tensor]:
 def test_same_iterates_as_torch_lbfgs(history: int) -> None:
     # 40 steps with history 3 also exercises dropping the oldest pairs from the ring.
     ours = _run(lambda x: LBFGS([x], lr=0.5, history_size=history), 40)
-    reference = _run(lambda x: torch.optim.LBFGS([x], lr=0.5, max_iter=1, history_size=history,
-                                                 tolerance_grad=0.0, tolerance_change=0.0), 40)
+    reference = _run(
+        lambda x: torch.optim.LBFGS(
+            [x], lr=0.5, max_iter=1, history_size=history, tolerance_grad=0.0, tolerance_change=0.0
+        ),
+        40,
+    )
     for step, (a, b) in enumerate(zip(ours, reference, strict=True)):
         torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9, msg=f"step {step}")
     assert _rosenbrock(ours[-1]) < _rosenbrock(ours[0])

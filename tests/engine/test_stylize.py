@@ -100,14 +100,16 @@ def _chroma_error(result: Image.Image, content: Image.Image) -> float:
     def iq(image: Image.Image) -> torch.Tensor:
         t = torch.from_numpy(_pixels(image)).permute(2, 0, 1).unsqueeze(0).float()
         return rgb_to_yiq(t)[:, 1:]
+
     return (iq(result) - iq(content.resize(result.size, Image.Resampling.LANCZOS))).abs().mean().item()
 
 
 def test_colour_preservation_keeps_the_content_chroma(engine, content, style) -> None:
     options = FAST.with_values(iterations=10)
-    errors = {mode: _chroma_error(engine.stylize(content, [style], options.with_values(preserve_colors=mode)).image,
-                                  content)
-              for mode in ("none", "luminance", "color")}
+    errors = {
+        mode: _chroma_error(engine.stylize(content, [style], options.with_values(preserve_colors=mode)).image, content)
+        for mode in ("none", "luminance", "color")
+    }
     # Luminance-only transfer puts the content's own chroma back: only rounding and clipping remain.
     assert errors["luminance"] < 1.5
     assert errors["none"] > 4 * errors["luminance"]
@@ -117,16 +119,18 @@ def test_colour_preservation_keeps_the_content_chroma(engine, content, style) ->
 
 def test_init_image(engine, content, style) -> None:
     black = Image.new("RGB", (10, 10), "black")
-    result = engine.stylize(content, [style], FAST.with_values(init="image", iterations=1, tv_weight=0.0),
-                            init_image=black)
+    result = engine.stylize(
+        content, [style], FAST.with_values(init="image", iterations=1, tv_weight=0.0), init_image=black
+    )
     assert _pixels(result.image).mean() < 60  # one step from black is still dark
     with pytest.raises(OptionsError, match="needs an init image"):
         engine.stylize(content, [style], FAST.with_values(init="image"))
 
 
 def test_multiscale_runs_coarse_then_full_size_with_previews(engine, content, style) -> None:
-    ticks = _losses(engine, content, [style],
-                    StyleOptions(size=256, iterations=6, seed=1, preview_every=2, progress_every=1))
+    ticks = _losses(
+        engine, content, [style], StyleOptions(size=256, iterations=6, seed=1, preview_every=2, progress_every=1)
+    )
     scales = sorted({t.scale for t in ticks})
     assert scales == [0, 1] and ticks[0].scales == 2
     assert max(ticks[0].width, ticks[0].height) == 128
@@ -163,8 +167,9 @@ def test_cancel_from_another_thread_stops_within_one_iteration(engine, content, 
             other.join()
 
     with pytest.raises(Cancelled):
-        engine.stylize(content, [style], FAST.with_values(iterations=1000, progress_every=1), progress=progress,
-                       cancel=cancel)
+        engine.stylize(
+            content, [style], FAST.with_values(iterations=1000, progress_every=1), progress=progress, cancel=cancel
+        )
     assert seen[-1] == 3  # set during iteration 3's report: iteration 4 never runs
 
 
@@ -177,10 +182,13 @@ def test_already_cancelled_job_does_no_work(engine, content, style) -> None:
     assert seen == []
 
 
-@pytest.mark.parametrize("styles_count,weights,message", [
-    (0, None, "at least one style image"),
-    (2, (1.0,), "2 style image\\(s\\) need as many style weights"),
-])
+@pytest.mark.parametrize(
+    "styles_count,weights,message",
+    [
+        (0, None, "at least one style image"),
+        (2, (1.0,), "2 style image\\(s\\) need as many style weights"),
+    ],
+)
 def test_inconsistent_styles_are_options_errors(engine, content, style, styles_count, weights, message) -> None:
     with pytest.raises(OptionsError, match=message):
         engine.stylize(content, [style] * styles_count, FAST.with_values(style_weights=weights))

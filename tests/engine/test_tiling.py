@@ -28,7 +28,7 @@ def test_cores_partition_the_image_on_the_alignment_grid() -> None:
     covered = np.zeros((700, 1000), dtype=int)
     for tile in grid.tiles:
         c, w, p = tile.core, tile.window, tile.padded
-        covered[c.y0:c.y1, c.x0:c.x1] += 1
+        covered[c.y0 : c.y1, c.x0 : c.x1] += 1
         for edge, end in ((c.y0, 700), (c.y1, 700), (c.x0, 1000), (c.x1, 1000)):
             assert edge % ALIGN == 0 or edge == end
         assert p.y0 <= w.y0 <= c.y0 < c.y1 <= w.y1 <= p.y1 and p.x0 <= w.x0 <= c.x0 < c.x1 <= w.x1 <= p.x1
@@ -42,8 +42,8 @@ def test_feather_weights_cross_at_the_shared_edge_and_sum_to_one() -> None:
     wl, wr = grid.feather(left)[0, 0], grid.feather(right)[0, 0]
     assert wl[:, 0].eq(1).all() and wr[:, -1].eq(1).all()  # image borders are not faded
     total = torch.zeros(64, 256)
-    total[:, left.window.x0:left.window.x1] += wl
-    total[:, right.window.x0:right.window.x1] += wr
+    total[:, left.window.x0 : left.window.x1] += wl
+    total[:, right.window.x0 : right.window.x1] += wr
     torch.testing.assert_close(total, torch.ones(64, 256))
     edge = left.core.x1
     assert wl[0, edge - left.window.x0 - 1] == pytest.approx(0.5, abs=0.05)
@@ -66,8 +66,9 @@ def test_auto_with_a_small_memory_budget_tiles_the_run(engine, content, style) -
     small = estimate_bytes(96, 64, engine._device, engine.precision) // 2
     engine.memory_budget, saved = small, engine.memory_budget
     try:
-        result = engine.stylize(content, [style], TILED.with_values(tile="auto", iterations=2, progress_every=1),
-                                progress=ticks.append)
+        result = engine.stylize(
+            content, [style], TILED.with_values(tile="auto", iterations=2, progress_every=1), progress=ticks.append
+        )
     finally:
         engine.memory_budget = saved
     assert ticks[-1].tiles > 1
@@ -119,8 +120,9 @@ def test_no_seams_along_tile_borders(pair) -> None:
 
 def test_tiled_progress_counts_tile_steps_and_reports_the_tiles(engine, content, style) -> None:
     ticks: list[Progress] = []
-    result = engine.stylize(content, [style], TILED.with_values(iterations=2, progress_every=1, preview_every=6),
-                            progress=ticks.append)
+    result = engine.stylize(
+        content, [style], TILED.with_values(iterations=2, progress_every=1, preview_every=6), progress=ticks.append
+    )
     assert [t.iteration for t in ticks] == list(range(1, 13))  # 2 iterations x 6 tiles
     assert all(t.total == 12 and t.tiles == 6 for t in ticks) and result.iterations == 12
     assert sorted({t.tile for t in ticks}) == list(range(6))
@@ -138,8 +140,9 @@ def test_tiled_run_cancels_within_one_step(engine, content, style) -> None:
             cancel.set()
 
     with pytest.raises(Cancelled):
-        engine.stylize(content, [style], TILED.with_values(iterations=50, progress_every=1), progress=progress,
-                       cancel=cancel)
+        engine.stylize(
+            content, [style], TILED.with_values(iterations=50, progress_every=1), progress=progress, cancel=cancel
+        )
     assert seen[-1] == 3
 
 

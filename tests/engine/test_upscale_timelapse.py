@@ -49,8 +49,9 @@ def test_upscale_from_a_saved_result_keeps_the_seed(engine, content, style, tmp_
 
 
 def test_frames_are_kept_evenly_and_encode_as_an_animation(engine, content, style) -> None:
-    result = engine.stylize(content, [style], StyleOptions(size=64, iterations=9, multiscale=False, seed=1,
-                                                           timelapse_frames=4))
+    result = engine.stylize(
+        content, [style], StyleOptions(size=64, iterations=9, multiscale=False, seed=1, timelapse_frames=4)
+    )
     assert len(result.frames) == 4
     assert {frame.size for frame in result.frames} == {result.image.size}
     assert result.frames[-1].tobytes() == result.image.tobytes()  # the last frame is the result

@@ -79,10 +79,13 @@ def test_state_dict_path_in_torchvision_layout_gets_torchvision_normalization(tm
     assert torch.equal(loaded.convs[5][0], caffe.convs[5][0])
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"not a torch file", "cannot read weights"),
-    (None, "unknown state dict layout"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"not a torch file", "cannot read weights"),
+        (None, "unknown state dict layout"),
+    ],
+)
 def test_bad_weight_files_raise_typed_error(tmp_path, content, message) -> None:
     path = tmp_path / "weights.pth"
     if content is None:

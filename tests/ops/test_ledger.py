@@ -28,8 +28,9 @@ from bot.queue import QueueUnavailable
 from bot.store import Store
 from stylecore.options import StyleOptions
 
-PARAMS = JobParams(size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None,
-                   preserve_colors="none", seed=7)
+PARAMS = JobParams(
+    size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None, preserve_colors="none", seed=7
+)
 
 
 class Queue:
@@ -107,8 +108,17 @@ async def parts(tmp_path: Path):
 
 
 def new_job(owner: int = 1, guild: int | None = 10) -> NewJob:
-    return NewJob(owner_id=owner, guild_id=guild, channel_id=20, params=PARAMS, content=b"content bytes",
-                  content_name="cat.png", styles=(b"style bytes",), style_names=("s.png",), filesize_limit=10**6)
+    return NewJob(
+        owner_id=owner,
+        guild_id=guild,
+        channel_id=20,
+        params=PARAMS,
+        content=b"content bytes",
+        content_name="cat.png",
+        styles=(b"style bytes",),
+        style_names=("s.png",),
+        filesize_limit=10**6,
+    )
 
 
 def sample(metrics: Metrics, name: str) -> float:
@@ -117,8 +127,18 @@ def sample(metrics: Metrics, name: str) -> float:
 
 
 def result(image: bytes = b"\x89PNG result") -> WorkResult:
-    return WorkResult(image, "png", 64, 43, StyleOptions(size=64, seed=7), 10, 2.5, "finished", "cpu",
-                      timelapse=(b"RIFF timelapse", "webp"))
+    return WorkResult(
+        image,
+        "png",
+        64,
+        43,
+        StyleOptions(size=64, seed=7),
+        10,
+        2.5,
+        "finished",
+        "cpu",
+        timelapse=(b"RIFF timelapse", "webp"),
+    )
 
 
 async def test_a_job_is_persisted_announced_queued_run_and_handed_over_when_it_ends(parts):

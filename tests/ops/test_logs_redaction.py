@@ -70,7 +70,10 @@ async def drive_discord_py() -> None:
     )
     await http_client(FakeSession()).request(callback, json={"type": 5})
     await AsyncWebhookAdapter().execute_webhook(
-        987654321, WEBHOOK_TOKEN, session=FakeSession(), payload={"content": "done"}  # type: ignore[arg-type]  # a stand-in for aiohttp.ClientSession
+        987654321,
+        WEBHOOK_TOKEN,
+        session=FakeSession(),
+        payload={"content": "done"},  # type: ignore[arg-type]  # a stand-in for aiohttp.ClientSession
     )
 
 

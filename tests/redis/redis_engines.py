@@ -56,9 +56,31 @@ class SleepyEngine:
                 preview = None
                 if options.preview_every and iteration % options.preview_every == 0:
                     preview = Image.new("RGB", (width, height), (iteration * 20 % 256, 80, 160))
-                progress(Progress(iteration, options.iterations, 0, 1, width, height, 1.0, 0.5, 0.5,
-                                  iteration * self.iteration_s, (options.iterations - iteration) * self.iteration_s,
-                                  preview))
+                progress(
+                    Progress(
+                        iteration,
+                        options.iterations,
+                        0,
+                        1,
+                        width,
+                        height,
+                        1.0,
+                        0.5,
+                        0.5,
+                        iteration * self.iteration_s,
+                        (options.iterations - iteration) * self.iteration_s,
+                        preview,
+                    )
+                )
         seed = 4242 if options.seed is None else options.seed
-        return StyleResult(content.resize((width, height)), replace(options, seed=seed), options.iterations,
-                           options.iterations * self.iteration_s, "finished", 1.0, 0.5, 0.5, "sleepy")
+        return StyleResult(
+            content.resize((width, height)),
+            replace(options, seed=seed),
+            options.iterations,
+            options.iterations * self.iteration_s,
+            "finished",
+            1.0,
+            0.5,
+            0.5,
+            "sleepy",
+        )

@@ -94,13 +94,34 @@ class Jobs:
         self.style = folder / "style.png"
         self.style.write_bytes(png(32, 32, (30, 60, 220)))
 
-    def item(self, *, guild_id: int | None = 1, owner_id: int = 10, size: int = 32, iterations: int = 5,
-             seed: int = 1, job_id: str | None = None) -> WorkItem:
-        options = StyleOptions(size=size, iterations=iterations, multiscale=False, seed=seed, progress_every=1,
-                               preview_every=max(1, iterations // 2)).validated()
-        return WorkItem(job_id=job_id or secrets.token_hex(4), content=self.content, styles=(self.style,),
-                        options=options, max_result_bytes=8 * 1024 * 1024, max_pixels=25_000_000,
-                        guild_id=guild_id, owner_id=owner_id)
+    def item(
+        self,
+        *,
+        guild_id: int | None = 1,
+        owner_id: int = 10,
+        size: int = 32,
+        iterations: int = 5,
+        seed: int = 1,
+        job_id: str | None = None,
+    ) -> WorkItem:
+        options = StyleOptions(
+            size=size,
+            iterations=iterations,
+            multiscale=False,
+            seed=seed,
+            progress_every=1,
+            preview_every=max(1, iterations // 2),
+        ).validated()
+        return WorkItem(
+            job_id=job_id or secrets.token_hex(4),
+            content=self.content,
+            styles=(self.style,),
+            options=options,
+            max_result_bytes=8 * 1024 * 1024,
+            max_pixels=25_000_000,
+            guild_id=guild_id,
+            owner_id=owner_id,
+        )
 
 
 class WorkerProcesses:
@@ -112,18 +133,35 @@ class WorkerProcesses:
         self.prefix = prefix
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, *, engine: str = "sleepy", iteration_s: float = 0.01, reclaim_s: float = 2.0,
-              max_deliveries: int = 3) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, *, engine: str = "sleepy", iteration_s: float = 0.01, reclaim_s: float = 2.0, max_deliveries: int = 3
+    ) -> subprocess.Popen[bytes]:
         index = len(self.processes)
         data = self.folder / f"worker{index}"
         data.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]), "OMP_NUM_THREADS": "1"}
         log = (self.folder / f"worker{index}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, str(HERE / "worker_proc.py"), self.url, self.prefix, "--engine", engine,
-             "--iteration-s", str(iteration_s), "--reclaim-s", str(reclaim_s), "--max-deliveries",
-             str(max_deliveries), "--data-dir", str(data)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                str(HERE / "worker_proc.py"),
+                self.url,
+                self.prefix,
+                "--engine",
+                engine,
+                "--iteration-s",
+                str(iteration_s),
+                "--reclaim-s",
+                str(reclaim_s),
+                "--max-deliveries",
+                str(max_deliveries),
+                "--data-dir",
+                str(data),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         self.processes.append(process)
@@ -153,11 +191,19 @@ class LocalWorkers:
         self.prefix = prefix
         self.running: list[tuple[RedisWorker, asyncio.Event, asyncio.Task[None]]] = []
 
-    def spawn(self, *, iteration_s: float = 0.01, reclaim_s: float = 2.0, max_deliveries: int = 3,
-              backoff_cap_s: float = 0.5) -> RedisWorker:
-        worker = RedisWorker(self.url, EngineWorker(SleepyEngine(iteration_s)), device="sleepy",
-                             key_prefix=self.prefix, reclaim_after_s=reclaim_s, max_deliveries=max_deliveries,
-                             heartbeat_s=0.2, backoff_cap_s=backoff_cap_s)
+    def spawn(
+        self, *, iteration_s: float = 0.01, reclaim_s: float = 2.0, max_deliveries: int = 3, backoff_cap_s: float = 0.5
+    ) -> RedisWorker:
+        worker = RedisWorker(
+            self.url,
+            EngineWorker(SleepyEngine(iteration_s)),
+            device="sleepy",
+            key_prefix=self.prefix,
+            reclaim_after_s=reclaim_s,
+            max_deliveries=max_deliveries,
+            heartbeat_s=0.2,
+            backoff_cap_s=backoff_cap_s,
+        )
         stop = asyncio.Event()
         self.running.append((worker, stop, asyncio.create_task(worker.run(stop))))
         return worker

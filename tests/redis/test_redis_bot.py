@@ -62,8 +62,7 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, server: RedisServer, prefix: str,
-                processes: WorkerProcesses) -> AsyncIterator[World]:
+async def world(tmp_path: Path, server: RedisServer, prefix: str, processes: WorkerProcesses) -> AsyncIterator[World]:
     config = Config().with_values(
         bot={"progress_interval": 0.0},
         defaults={"size": 64, "iterations": 20},
@@ -92,8 +91,13 @@ async def world(tmp_path: Path, server: RedisServer, prefix: str,
 
 
 async def test_a_job_crosses_redis_to_a_worker_and_its_card_shows_previews_the_result_and_reruns(world):
-    result = await world.alice.slash(world.channel, "stylize", content=("cat.png", png(48, 32, (200, 120, 40))),
-                                     style=("s.png", png(20, 20, (20, 40, 180))), seed=5)
+    result = await world.alice.slash(
+        world.channel,
+        "stylize",
+        content=("cat.png", png(48, 32, (200, 120, 40))),
+        style=("s.png", png(20, 20, (20, 40, 180))),
+        seed=5,
+    )
 
     assert result.ephemeral and result.response.content.startswith("✅ Queued as job")
     [card] = result.followups
@@ -101,8 +105,11 @@ async def test_a_job_crosses_redis_to_a_worker_and_its_card_shows_previews_the_r
     done = world.card(card)
     assert done.attachments[0]["filename"].startswith("stylized-")
     assert "on sleepy" in done.embeds[0]["description"]
-    edits = [request.json for request in world.env.http_requests
-             if request.method == "PATCH" and request.path.endswith(f"/messages/{card.id}")]
+    edits = [
+        request.json
+        for request in world.env.http_requests
+        if request.method == "PATCH" and request.path.endswith(f"/messages/{card.id}")
+    ]
     previews = [edit for edit in edits if any(a["filename"].startswith("preview-") for a in edit["attachments"])]
     assert previews, "no preview crossed Redis to the card"
     assert "seed 5" in done.embeds[0]["fields"][1]["value"]
@@ -128,14 +135,22 @@ async def test_while_redis_is_down_stylize_answers_privately_and_works_again_onc
     server.stop()
     await world.settle_until(lambda: not world.bot.queue.available())
 
-    refused = await world.alice.slash(world.channel, "stylize", content=("cat.png", png(48, 32, (200, 120, 40))),
-                                      style=("s.png", png(20, 20, (20, 40, 180))))
+    refused = await world.alice.slash(
+        world.channel,
+        "stylize",
+        content=("cat.png", png(48, 32, (200, 120, 40))),
+        style=("s.png", png(20, 20, (20, 40, 180))),
+    )
 
     assert refused.ephemeral and refused.followups == []
     assert refused.response.content == "❌ The job queue is unavailable right now; please try again in a minute."
     server.start()
     await world.settle_until(lambda: world.bot.queue.available() and world.bot.queue.workers_online() == 1)
-    accepted = await world.alice.slash(world.channel, "stylize", content=("cat.png", png(48, 32, (200, 120, 40))),
-                                       style=("s.png", png(20, 20, (20, 40, 180))))
+    accepted = await world.alice.slash(
+        world.channel,
+        "stylize",
+        content=("cat.png", png(48, 32, (200, 120, 40))),
+        style=("s.png", png(20, 20, (20, 40, 180))),
+    )
     [card] = accepted.followups
     await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Done")

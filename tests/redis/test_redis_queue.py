@@ -36,7 +36,10 @@ def assert_once(recorder: Recorder, job_ids: list[str]) -> None:
 
 
 async def test_a_job_crosses_redis_with_its_images_and_comes_back(
-    queue: RedisQueue, local_workers: LocalWorkers, recorder: Recorder, jobs: Jobs,
+    queue: RedisQueue,
+    local_workers: LocalWorkers,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     local_workers.spawn()
     await wait_until(lambda: queue.workers_online() == 1, what="the worker's heartbeat")
@@ -64,12 +67,17 @@ async def test_a_job_crosses_redis_with_its_images_and_comes_back(
 
 
 async def test_two_worker_processes_drain_20_jobs_each_exactly_once(
-    server: RedisServer, queue: RedisQueue, processes: WorkerProcesses, recorder: Recorder, jobs: Jobs,
+    server: RedisServer,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     processes.spawn(engine="real")
     processes.spawn(engine="real")
-    items = [jobs.item(guild_id=index % 3, owner_id=index % 5, size=32, iterations=3, seed=index)
-             for index in range(20)]
+    items = [
+        jobs.item(guild_id=index % 3, owner_id=index % 5, size=32, iterations=3, seed=index) for index in range(20)
+    ]
     for item in items:
         await queue.put(item)
     await wait_until(lambda: queue.workers_online() == 2, 60, "two workers")
@@ -86,7 +94,10 @@ async def test_two_worker_processes_drain_20_jobs_each_exactly_once(
 
 
 async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
-    queue: RedisQueue, processes: WorkerProcesses, recorder: Recorder, jobs: Jobs,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     first = processes.spawn(engine="real", reclaim_s=2.0)
     await wait_until(lambda: queue.workers_online() == 1, 60, "the first worker")
@@ -109,7 +120,11 @@ async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
 
 
 async def test_redis_restarted_mid_queue_with_aof_loses_nothing(
-    server: RedisServer, queue: RedisQueue, processes: WorkerProcesses, recorder: Recorder, jobs: Jobs,
+    server: RedisServer,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     processes.spawn(iteration_s=0.05)
     processes.spawn(iteration_s=0.05)
@@ -125,7 +140,10 @@ async def test_redis_restarted_mid_queue_with_aof_loses_nothing(
 
 
 async def test_cancel_reaches_the_remote_worker_and_a_cancelled_queued_job_never_starts(
-    queue: RedisQueue, processes: WorkerProcesses, recorder: Recorder, jobs: Jobs,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     processes.spawn(engine="real")
     await wait_until(lambda: queue.workers_online() == 1, 60, "the worker")
@@ -141,8 +159,9 @@ async def test_cancel_reaches_the_remote_worker_and_a_cancelled_queued_job_never
     sent = time.monotonic()
     assert await queue.cancel(running.job_id) is True
     await recorder.wait_finished([running.job_id, after.job_id])
-    iterations_after = [e.update.iteration for e in recorder.updates(running.job_id)
-                        if isinstance(e.update, WorkProgress)]
+    iterations_after = [
+        e.update.iteration for e in recorder.updates(running.job_id) if isinstance(e.update, WorkProgress)
+    ]
     assert isinstance(recorder.finished()[running.job_id][0].outcome, WorkCancelled)
     assert time.monotonic() - sent < 10
     assert iterations_after[-1] < 200
@@ -151,11 +170,23 @@ async def test_cancel_reaches_the_remote_worker_and_a_cancelled_queued_job_never
 
 
 async def test_a_cancelled_job_already_in_the_stream_is_dropped_by_the_worker(
-    server: RedisServer, queue: RedisQueue, local_workers: LocalWorkers, recorder: Recorder, jobs: Jobs,
+    server: RedisServer,
+    queue: RedisQueue,
+    local_workers: LocalWorkers,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     # A worker that announces itself idle but never reads: the job goes into the stream and stays there.
-    ghost = WorkerInfo(id="ghost", host="elsewhere", pid=1, device="cpu", state="idle", job=None,
-                       beat_at=time.time(), started_at=time.time())
+    ghost = WorkerInfo(
+        id="ghost",
+        host="elsewhere",
+        pid=1,
+        device="cpu",
+        state="idle",
+        job=None,
+        beat_at=time.time(),
+        started_at=time.time(),
+    )
     client = server.client()
     client.set(queue.keys.worker("ghost"), ghost.to_json(), px=30_000)
     client.zadd(queue.keys.workers, {"ghost": time.time()})
@@ -175,15 +206,25 @@ async def test_a_cancelled_job_already_in_the_stream_is_dropped_by_the_worker(
 
 
 async def test_fair_order_a_server_with_many_jobs_alternates_with_one_with_one(
-    queue: RedisQueue, local_workers: LocalWorkers, recorder: Recorder, jobs: Jobs,
+    queue: RedisQueue,
+    local_workers: LocalWorkers,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     busy = [jobs.item(guild_id=100, owner_id=owner, iterations=2) for owner in (1, 1, 2, 2, 3, 3)]
     lone = jobs.item(guild_id=200, owner_id=9, iterations=2)
     for item in [*busy, lone]:
         await queue.put(item)
     # No worker yet: nothing is dispatched, so the line is exactly the fair order.
-    expected = [busy[0].job_id, lone.job_id, busy[2].job_id, busy[4].job_id, busy[1].job_id, busy[3].job_id,
-                busy[5].job_id]
+    expected = [
+        busy[0].job_id,
+        lone.job_id,
+        busy[2].job_id,
+        busy[4].job_id,
+        busy[1].job_id,
+        busy[3].job_id,
+        busy[5].job_id,
+    ]
     assert queue.waiting() == expected
     local_workers.spawn()
     await recorder.wait_finished(expected)
@@ -191,7 +232,10 @@ async def test_fair_order_a_server_with_many_jobs_alternates_with_one_with_one(
 
 
 async def test_a_poison_job_fails_after_max_deliveries_and_others_still_run(
-    queue: RedisQueue, processes: WorkerProcesses, recorder: Recorder, jobs: Jobs,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     poison = jobs.item(seed=CRASH_SEED, iterations=5)
     fine = jobs.item(seed=1, iterations=3, owner_id=11)
@@ -217,7 +261,11 @@ async def test_a_poison_job_fails_after_max_deliveries_and_others_still_run(
 
 
 async def test_redis_down_at_start_and_mid_run_queue_unavailable_then_nothing_lost(
-    tmp_path: Path, prefix: str, recorder: Recorder, jobs: Jobs, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    prefix: str,
+    recorder: Recorder,
+    jobs: Jobs,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = RedisServer(tmp_path / "redis-late")
     queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, backoff_cap_s=0.3)
@@ -255,7 +303,10 @@ async def test_redis_down_at_start_and_mid_run_queue_unavailable_then_nothing_lo
 
 
 async def test_a_restarted_bot_follows_a_running_job_instead_of_running_it_twice(
-    server: RedisServer, prefix: str, local_workers: LocalWorkers, jobs: Jobs,
+    server: RedisServer,
+    prefix: str,
+    local_workers: LocalWorkers,
+    jobs: Jobs,
 ) -> None:
     local_workers.spawn(iteration_s=0.05)
     before = Recorder()
@@ -298,7 +349,10 @@ async def test_a_restarted_bot_follows_a_running_job_instead_of_running_it_twice
 
 
 async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
-    queue: RedisQueue, processes: WorkerProcesses, recorder: Recorder, jobs: Jobs,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
 ) -> None:
     first = processes.spawn(iteration_s=0.05, reclaim_s=30.0, max_deliveries=1)
     await wait_until(lambda: queue.workers_online() == 1, 30, "the worker")

@@ -52,11 +52,14 @@ def test_options_with_tuples_survive_json() -> None:
     assert wire.options_from_json(json.loads(json.dumps(wire.options_to_json(options)))) == options
 
 
-@pytest.mark.parametrize("outcome", [
-    WorkResult(b"\x89PNG...", "png", 64, 48, StyleOptions(seed=9).validated(), 10, 1.5, "finished", "cpu"),
-    WorkFailed("The style engine failed: boom."),
-    WorkCancelled(),
-])
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        WorkResult(b"\x89PNG...", "png", 64, 48, StyleOptions(seed=9).validated(), 10, 1.5, "finished", "cpu"),
+        WorkFailed("The style engine failed: boom."),
+        WorkCancelled(),
+    ],
+)
 def test_outcomes_round_trip(outcome: WorkResult | WorkFailed | WorkCancelled) -> None:
     assert wire.outcome_from_fields(wire.outcome_fields(outcome)) == outcome
 
@@ -81,20 +84,24 @@ def test_the_password_is_masked_and_may_come_from_a_file(tmp_path: Path) -> None
     assert masked("redis://localhost:6379/0") == "redis://localhost:6379/0"
     secret = tmp_path / "redis_url"
     secret.write_text("redis://:fromfile@h:1/0\n")
-    assert redis_url(QueueConfig(redis_url="redis://ignored/0", redis_url_file=str(secret))) == "redis://:fromfile@h:1/0"
+    assert (
+        redis_url(QueueConfig(redis_url="redis://ignored/0", redis_url_file=str(secret))) == "redis://:fromfile@h:1/0"
+    )
     assert redis_url(QueueConfig(redis_url="redis://x/0")) == "redis://x/0"
 
 
 def test_the_worker_heartbeat_file_serves_both_healthchecks(tmp_path: Path) -> None:
     path = tmp_path / "heartbeat.json"
-    info = WorkerInfo(id="w1", host="h", pid=1, device="cpu", state="idle", job=None, beat_at=time.time(),
-                      started_at=time.time())
+    info = WorkerInfo(
+        id="w1", host="h", pid=1, device="cpu", state="idle", job=None, beat_at=time.time(), started_at=time.time()
+    )
     assert check(path, max_age_s=60)[0] is False
     write_worker_heartbeat(path, info, engine_last_beat=time.time())
     assert check(path, max_age_s=60) == (True, "healthy: Redis connected, engine reporting")
     assert check(path, max_age_s=60)[0] is True  # the bot's `stylebot healthcheck` reads it too
-    write_worker_heartbeat(path, WorkerInfo(**{**info.__dict__, "redis_connected": False}),
-                           engine_last_beat=time.time())
+    write_worker_heartbeat(
+        path, WorkerInfo(**{**info.__dict__, "redis_connected": False}), engine_last_beat=time.time()
+    )
     assert check(path, max_age_s=60) == (False, "unhealthy: Redis is unreachable")
     write_worker_heartbeat(path, info, engine_last_beat=time.time() - 600)
     assert "engine last reported" in check(path, max_age_s=60)[1]
@@ -103,8 +110,17 @@ def test_the_worker_heartbeat_file_serves_both_healthchecks(tmp_path: Path) -> N
 
 
 def test_the_bot_side_does_not_import_torch() -> None:
-    code = ("import sys; import bot.broker, bot.broker.queue, bot.broker.wire, bot.broker.health; "
-            "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=60, check=False)
+    code = (
+        "import sys; import bot.broker, bot.broker.queue, bot.broker.wire, bot.broker.health; "
+        "assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.stdout.strip() == "ok", done.stderr

@@ -16,8 +16,10 @@ STYLEBOT = [sys.executable, "-c", "import sys; from bot.__main__ import main; sy
 
 def config(tmp_path: Path, queue: str) -> Path:
     path = tmp_path / "config.toml"
-    path.write_text(f'{queue}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n[engine]\nwarm_up = false\n'
-                    'device = "cpu"\n', encoding="utf-8")
+    path.write_text(
+        f'{queue}\n[storage]\ndata_dir = "{tmp_path / "data"}"\n[engine]\nwarm_up = false\ndevice = "cpu"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -28,8 +30,9 @@ def closed_port() -> int:
 
 
 def test_a_worker_needs_the_redis_backend(tmp_path):
-    done = subprocess.run([*STYLEBOT, "worker", "--config", str(config(tmp_path, ""))],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*STYLEBOT, "worker", "--config", str(config(tmp_path, ""))], capture_output=True, text=True, timeout=60
+    )
 
     assert done.returncode == 2
     assert done.stderr == 'stylebot: a worker needs [queue] backend = "redis" (and the bot configured the same)\n'
@@ -38,8 +41,9 @@ def test_a_worker_needs_the_redis_backend(tmp_path):
 @pytest.mark.parametrize("when", ["while PyTorch loads", "while Redis is unreachable"])
 def test_a_worker_stopped_at_any_moment_exits_0_and_never_shows_the_password(tmp_path, when):
     queue = f'[queue]\nbackend = "redis"\nredis_url = "redis://:s3cret@127.0.0.1:{closed_port()}/0"'
-    process = subprocess.Popen([*STYLEBOT, "worker", "--config", str(config(tmp_path, queue))],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*STYLEBOT, "worker", "--config", str(config(tmp_path, queue))], stderr=subprocess.PIPE, text=True
+    )
     assert process.stderr is not None
     lines = []
     if when == "while PyTorch loads":

@@ -27,8 +27,13 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     # Tests build the Config directly: reclaim_after_s below the config file's minimum of 5 s keeps them fast.
     config = Config().with_values(
-        queue={"backend": "redis", "redis_url": args.url, "key_prefix": args.prefix,
-               "reclaim_after_s": args.reclaim_s, "max_deliveries": args.max_deliveries},
+        queue={
+            "backend": "redis",
+            "redis_url": args.url,
+            "key_prefix": args.prefix,
+            "reclaim_after_s": args.reclaim_s,
+            "max_deliveries": args.max_deliveries,
+        },
         engine={"device": "cpu", "warm_up": False, "multiscale": False},
         storage={"data_dir": args.data_dir},
     )
