@@ -154,7 +154,7 @@ def choose_tile(width: int, height: int, device: torch.device, precision: str, b
     while tile > MIN_TILE:
         if estimate_tiled_bytes(tile_grid(height, width, tile), device, precision) <= budget:
             return tile
-        tile = max(MIN_TILE, _round_up(int(tile * 0.8), ALIGN))
+        tile = max(MIN_TILE, min(tile - ALIGN, int(tile * 0.8) // ALIGN * ALIGN))  # shrinks every time
     return MIN_TILE
 
 
