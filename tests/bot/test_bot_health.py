@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 from bot_fakes import FakeEngine, png, settle_until
-from conftest import make_config
 
 from bot.__main__ import main
 from bot.app import create_bot
+from bot.config import Config
 from bot.health import check
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
 
@@ -32,7 +32,7 @@ async def test_a_running_bot_writes_a_heartbeat_that_the_healthcheck_accepts(wor
 
 async def test_before_the_gateway_is_ready_the_first_heartbeat_says_unhealthy(tmp_path):
     # setup_hook starts the beat before discord.py connects: the healthcheck must not pass yet.
-    config = make_config(tmp_path / "data")
+    config = Config().with_values(storage={"data_dir": str(tmp_path / "data")})
     bot = create_bot(config, engine=FakeEngine())
     await bot.heartbeat_hook(bot)
 
