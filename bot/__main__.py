@@ -124,6 +124,7 @@ def work(config: Config, *, device: str | None, threads: int | None) -> int:
         return EXIT_USAGE
     setup_logging(config.bot.log_level, secrets=_url_secrets(url))
     _stop_on_sigterm()
+    log.info("stylebot worker starting: loading the engine")
     try:
         return run_worker(config, device=device, threads=threads)
     except StyleCoreError as exc:  # e.g. --device cuda:1 on a machine with one GPU

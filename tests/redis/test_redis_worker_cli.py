@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -46,18 +45,17 @@ def test_a_worker_stopped_at_any_moment_exits_0_and_never_shows_the_password(tmp
     )
     assert process.stderr is not None
     lines = []
-    if when == "while PyTorch loads":
-        time.sleep(0.5)
-    else:
-        for line in process.stderr:  # the loop is running: it logs each attempt to reach Redis
-            lines.append(line)
-            if "Redis unreachable" in line:
-                break
+    # Loading: it says so, then imports PyTorch for seconds. Running: it logs each attempt to reach Redis.
+    marker = "loading the engine" if when == "while PyTorch loads" else "Redis unreachable"
+    for line in process.stderr:
+        lines.append(line)
+        if marker in line:
+            break
     process.send_signal(signal.SIGTERM)
     rest = process.communicate(timeout=30)[1]
 
     assert process.returncode == 0, rest
     output = "".join(lines) + rest
     assert "Traceback" not in output and "s3cret" not in output
-    if lines:
+    if when == "while Redis is unreachable":
         assert "redis://:***@127.0.0.1" in output
