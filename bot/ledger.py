@@ -211,9 +211,9 @@ class Ledger:
     async def _started(self, live: LiveJob, worker: str) -> None:
         job = live.job
         if job.state is JobState.RUNNING:  # handed to another worker: the first one stopped responding
-            live.moved(worker)
+            live.moved()
         else:
-            job.state, job.started_at, live.worker = JobState.RUNNING, self.clock(), worker
+            job.state, job.started_at = JobState.RUNNING, self.clock()
             self.metrics.job_started(wait_s=job.started_at - job.created_at)
             await self.store.save_job(job)
         self._changed(job.id)

@@ -21,7 +21,6 @@ class LiveJob:
     preview: bytes | None = None
     note: str | None = None
     """Something the owner should know: a retry at a smaller size, a move to another worker."""
-    worker: str | None = None
     restarted: bool = False
     counted_iterations: int = 0
     """Iterations of the current attempt already added to the metrics."""
@@ -62,6 +61,6 @@ class LiveJob:
     def retrying(self, retry: WorkRetry) -> None:
         self.restarting(retry.message)
 
-    def moved(self, worker: str) -> None:
+    def moved(self) -> None:
         self.restarting(MOVED_NOTE)
-        self.progress, self.worker = None, worker
+        self.progress = None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.jobs import JobParams, JobState, NewJob, Snapshot
+from bot.jobs import Job, JobParams, JobState, NewJob, Snapshot
 from bot.ledger import Ledger
 from bot.messages import (
     JobFinished,
@@ -121,6 +121,14 @@ def new_job(owner: int = 1, guild: int | None = 10) -> NewJob:
     )
 
 
+async def queued(ledger: Ledger, new: NewJob | None = None) -> Job:
+    """A job as intake leaves it: accepted, its card announced, handed to the queue."""
+    job = await ledger.accept(new or new_job())
+    await ledger.announce(job.id)
+    await ledger.enqueue(job)
+    return job
+
+
 def sample(metrics: Metrics, name: str) -> float:
     value = metrics.registry.get_sample_value(name)
     return 0.0 if value is None else value
@@ -179,9 +187,7 @@ async def test_a_job_is_persisted_announced_queued_run_and_handed_over_when_it_e
 
 async def test_a_snapshot_is_a_copy_that_later_changes_do_not_touch(parts):
     ledger, _, queue, _, _, _ = parts
-    job = await ledger.accept(new_job())
-    await ledger.announce(job.id)
-    await ledger.enqueue(job)
+    job = await queued(ledger)
     before = ledger.snapshot(job.id)
 
     queue.started.append(job.id)
@@ -192,9 +198,7 @@ async def test_a_snapshot_is_a_copy_that_later_changes_do_not_touch(parts):
 
 async def test_a_retry_and_a_move_to_another_worker_restart_the_count_and_say_so(parts):
     ledger, _, queue, _, _, metrics = parts
-    job = await ledger.accept(new_job())
-    await ledger.announce(job.id)
-    await ledger.enqueue(job)
+    job = await queued(ledger)
     queue.started.append(job.id)
     await ledger.on_event(JobStarted(job.id, "gpu box"))
     await ledger.on_event(JobUpdated(job.id, WorkProgress(6, 10, 0, 1, 64, 43, 3.0, 2.0)))
@@ -212,11 +216,8 @@ async def test_a_retry_and_a_move_to_another_worker_restart_the_count_and_say_so
 
 async def test_cancel_waiting_and_running_jobs_and_ignore_late_events(parts):
     ledger, store, queue, listener, _, metrics = parts
-    waiting = await ledger.accept(new_job(owner=1))
-    running = await ledger.accept(new_job(owner=2))
-    for job in (waiting, running):
-        await ledger.announce(job.id)
-        await ledger.enqueue(job)
+    waiting = await queued(ledger, new_job(owner=1))
+    running = await queued(ledger, new_job(owner=2))
     queue.started.append(running.id)
     await ledger.on_event(JobStarted(running.id, "w"))
 
@@ -235,9 +236,7 @@ async def test_cancel_waiting_and_running_jobs_and_ignore_late_events(parts):
 
 async def test_a_failure_and_a_refusing_queue_end_the_job_with_their_reason(parts):
     ledger, store, queue, listener, _, _ = parts
-    failing = await ledger.accept(new_job())
-    await ledger.announce(failing.id)
-    await ledger.enqueue(failing)
+    failing = await queued(ledger)
     queue.started.append(failing.id)
     await ledger.on_event(JobStarted(failing.id, "w"))
     await ledger.on_event(JobFinished(failing.id, WorkFailed("The style engine failed: boom.")))
