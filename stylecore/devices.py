@@ -60,14 +60,19 @@ def _native_bf16(device: torch.device) -> bool:
     return False
 
 
-def prepare_device(device: torch.device) -> None:
-    """Process-wide settings that belong to whoever owns the device: called once per Engine."""
+def prepare_device(device: torch.device, threads: int | None = None) -> None:
+    """Settings that belong to whoever owns the device: called once per Engine, on the thread that runs
+    its jobs (the CPU thread count is per thread). `threads` caps the CPU threads (several CPU workers
+    on one machine); None uses every core this process may run on."""
     if device.type == "cuda":
         # Sizes repeat across iterations of a scale, so picking the fastest conv algorithms pays off.
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     elif device.type == "cpu":
+        if threads is not None:
+            torch.set_num_threads(threads)
+            return
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         if torch.get_num_threads() < cores:
             torch.set_num_threads(cores)

@@ -35,11 +35,20 @@ class Engine:
     """
 
     def __init__(
-        self, weights: str = "caffe", device: str = "auto", precision: str = "auto", memory_budget: int | None = None
+        self,
+        weights: str = "caffe",
+        device: str = "auto",
+        precision: str = "auto",
+        memory_budget: int | None = None,
+        threads: int | None = None,
     ) -> None:
-        """`memory_budget`: bytes a job may use, for `tile="auto"`; None measures what is free at each job."""
+        """`memory_budget`: bytes a job may use, for `tile="auto"`; None measures what is free at each job.
+        `threads`: CPU threads for the thread that calls `load` (run jobs there too); None uses every core."""
+        if threads is not None and threads < 1:
+            raise OptionsError(f"threads must be at least 1, not {threads}")
         self.weights = weights
         self.memory_budget = memory_budget
+        self.threads = threads
         self._device = resolve_device(device)
         self._autocast = resolve_precision(precision, self._device)
         self._model: VGG19Features | None = None
@@ -57,7 +66,7 @@ class Engine:
         """Load the weights now (idempotent). Raises WeightsUnavailableError."""
         with self._load_lock:
             if self._model is None:
-                prepare_device(self._device)
+                prepare_device(self._device, self.threads)
                 model = VGG19Features(load_weights(self.weights)).to(self._device)
                 if self._device.type == "cuda":
                     model = model.to(memory_format=torch.channels_last)

@@ -5,15 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..worker import EngineWorker, StyleEngine
 from .connection import redis_url
 from .worker import RedisWorker
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("stylebot.broker.worker")
 
@@ -29,18 +25,16 @@ def run_worker(
     """Serve jobs from `config.queue`'s Redis until SIGINT or SIGTERM; returns the exit code.
 
     `device` overrides `[engine] device` (e.g. one worker per GPU: cuda:0, cuda:1). `engine` is for
-    tests; by default the real engine is built (importing PyTorch only here). `threads` caps PyTorch's
-    CPU threads (several CPU workers on one machine). A stop interrupts the running job and hands it
+    tests; by default the real engine is built (importing PyTorch only here). `threads` caps the real
+    engine's CPU threads (several CPU workers on one machine). A stop interrupts the running job and hands it
     back for another worker.
     """
     chosen = device or config.engine.device
     if engine is None:
         from stylecore.engine import Engine  # here, not at the top: only a worker needs PyTorch
 
-        real = Engine(weights=config.engine.weights, device=chosen, precision=config.engine.precision)
+        real = Engine(weights=config.engine.weights, device=chosen, precision=config.engine.precision, threads=threads)
         chosen, engine = real.device, real
-    if threads is not None:
-        engine = ThreadCappedEngine(engine, threads)
     try:
         url = redis_url(config.queue)
     except OSError as exc:
@@ -57,25 +51,6 @@ def run_worker(
         heartbeat_s=heartbeat_s,
     )
     return asyncio.run(_main(worker))
-
-
-class ThreadCappedEngine:
-    """Sets PyTorch's thread count on the engine thread itself: the setting is per thread (OpenMP),
-    so setting it in the main thread leaves the engine thread at one thread per core, and two
-    workers on one CPU then slow each other down several times over."""
-
-    def __init__(self, engine: StyleEngine, threads: int) -> None:
-        self.engine = engine
-        self.threads = threads
-
-    def load(self) -> Any:
-        import torch  # only a CPU worker with a thread cap gets here
-
-        torch.set_num_threads(self.threads)
-        return self.engine.load()
-
-    def stylize(self, *args: Any, **kwargs: Any) -> Any:
-        return self.engine.stylize(*args, **kwargs)
 
 
 async def _main(worker: RedisWorker) -> int:

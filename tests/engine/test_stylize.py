@@ -219,3 +219,20 @@ def test_extreme_aspect_ratios_and_tiny_styles_work(engine, style) -> None:
     tiny_style = style.resize((5, 3))
     result = engine.stylize(strip, [tiny_style], FAST.with_values(size=64, iterations=2))
     assert result.image.size == (64, 2)
+
+
+def test_thread_cap_holds_on_the_thread_that_loads_and_runs_jobs() -> None:
+    # Two CPU workers on one machine each get one thread; the engine's own "use every core"
+    # default must not undo the cap when it loads.
+    seen: list[int] = []
+
+    def job_thread() -> None:
+        Engine(device="cpu", threads=1).load()
+        seen.append(torch.get_num_threads())
+
+    thread = threading.Thread(target=job_thread)
+    thread.start()
+    thread.join()
+    assert seen == [1]
+    with pytest.raises(OptionsError, match="at least 1"):
+        Engine(device="cpu", threads=0)
