@@ -421,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker_process(url, kind, prefix, int(count), float(seconds), folder)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=("all", "throughput", "latency", "fleet"), nargs="?", default="all")
-    parser.add_argument("--jobs", type=int, default=24, help="timed jobs per throughput round")
+    parser.add_argument("--jobs", type=int, default=48, help="timed jobs per throughput round")
     parser.add_argument("--iterations", type=int, default=10, help="iterations per 64 px job")
     parser.add_argument("--latency-jobs", type=int, default=100)
     parser.add_argument("--scale", type=float, default=0.1, help="fleet job time = 2.4 s x scale")
