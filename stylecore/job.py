@@ -107,6 +107,7 @@ class StyleJob:
         opts = self.options
         self.started = time.perf_counter()
         plan = plan_scales(max(self.width, self.height), opts.iterations, opts.multiscale, above=opts.upscale_from or 0)
+        self.planned = tuple(plan)  # what a time budget fits from, each time afresh
         self.grids = {s.longest_side: self._grid(self._scale_size(s)) for s in plan}
         self.done = 0
         self.pixel_iterations = 0.0
@@ -304,11 +305,14 @@ class StyleJob:
         return closure
 
     def _deadline_reached(self, next_step_seconds: float) -> bool:
-        """Raises Cancelled when asked to; True when the next step would end past the deadline."""
+        """Raises Cancelled when asked to; True when the next step would end past the deadline.
+
+        Never before the first step: a result has at least one step and a measured loss, even when
+        loading the inputs alone used up the budget."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("cancelled")
         deadline = self.options.max_seconds
-        return deadline is not None and self._elapsed() + next_step_seconds >= deadline
+        return deadline is not None and self.done > 0 and self._elapsed() + next_step_seconds >= deadline
 
     def _count(self, seconds: float, pixels: int) -> None:
         self.optimising_seconds += seconds
@@ -340,8 +344,9 @@ class StyleJob:
         rate = self._seconds_per_pixel_iteration()
         if rate is None:
             return plan[scale_index:]
-        current = plan[scale_index]
-        remaining = [Scale(current.longest_side, current.iterations - step), *plan[scale_index + 1 :]]
+        # From the original plan, not the last fit: refits every step would otherwise compound their rounding.
+        current = self.planned[scale_index]
+        remaining = [Scale(current.longest_side, current.iterations - step), *self.planned[scale_index + 1 :]]
         fitted = fit_to_time(remaining, deadline - self._elapsed(), rate, [self._cost(s) for s in remaining])
         if fitted != remaining:
             self.budget_cut = True

@@ -41,14 +41,22 @@ def fit_to_time(
 
     `pixels`: what one iteration of each scale costs, in pixels through the network (a tiled scale's
     tiles with their context). Each scale keeps at least one iteration, so the full-size scale is
-    always reached.
+    always reached. The time that rounding down leaves over goes back to the scales that lost the most
+    (never past their planned count): call it with the original plan each time, not a fitted one.
     """
     costs = [p * seconds_per_pixel_iteration for p in pixels]
     needed = sum(c * s.iterations for c, s in zip(costs, plan, strict=True))
     if needed <= seconds_left or needed <= 0:
         return plan
     factor = max(seconds_left, 0.0) / needed
-    return [Scale(s.longest_side, max(1, int(s.iterations * factor))) for s in plan]
+    exact = [s.iterations * factor for s in plan]
+    counts = [max(1, int(e)) for e in exact]
+    spare = seconds_left - sum(c * n for c, n in zip(costs, counts, strict=True))
+    while fits := [i for i in range(len(plan)) if counts[i] < plan[i].iterations and costs[i] <= spare]:
+        most_short = max(fits, key=lambda i: exact[i] - counts[i])
+        counts[most_short] += 1
+        spare -= costs[most_short]
+    return [Scale(s.longest_side, n) for s, n in zip(plan, counts, strict=True)]
 
 
 def _split(total: int, shares: list[float]) -> list[int]:

@@ -32,3 +32,18 @@ def test_fit_to_time_keeps_proportions_and_reaches_every_scale() -> None:
     cost = sum(s.longest_side**2 * s.iterations * 1e-6 for s in fitted)
     assert cost <= 1.0 + 512**2 * 1e-6 * 3  # within one iteration per scale of the budget
     assert fit_to_time(plan, seconds_left=1e9, seconds_per_pixel_iteration=1e-6, pixels=pixels) == plan
+
+
+def test_fit_to_time_gives_the_time_rounding_down_left_back() -> None:
+    # Few iterations per scale: rounding each down alone would leave a third of the budget unused.
+    plan = [Scale(128, 4), Scale(256, 2), Scale(512, 2)]
+    pixels = [s.longest_side**2 for s in plan]
+    rate = 1e-6
+    budget = 0.6 * sum(p * s.iterations * rate for p, s in zip(pixels, plan, strict=True))
+    fitted = fit_to_time(plan, seconds_left=budget, seconds_per_pixel_iteration=rate, pixels=pixels)
+    cost = sum(p * s.iterations * rate for p, s in zip(pixels, fitted, strict=True))
+    assert cost <= budget
+    # No scale below its plan could take one more iteration in the time left over.
+    spare = budget - cost
+    assert all(s.iterations == p.iterations or px * rate > spare for s, p, px in zip(fitted, plan, pixels, strict=True))
+    assert all(1 <= s.iterations <= p.iterations for s, p in zip(fitted, plan, strict=True))

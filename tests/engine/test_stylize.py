@@ -155,6 +155,12 @@ def test_time_budget_stops_early_with_a_full_size_image(engine, content, style) 
     assert result.elapsed < 1.5 + 2.0
 
 
+def test_a_budget_used_up_before_the_first_step_still_runs_one(engine, content, style) -> None:
+    result = engine.stylize(content, [style], FAST.with_values(iterations=50, max_seconds=1e-6))
+    assert result.stopped == "deadline"
+    assert result.iterations == 1 and np.isfinite(result.loss)
+
+
 def test_cancel_from_another_thread_stops_within_one_iteration(engine, content, style) -> None:
     cancel = threading.Event()
     seen: list[int] = []

@@ -147,7 +147,7 @@ def test_tiled_run_cancels_within_one_step(engine, content, style) -> None:
 
 
 def test_tiled_run_stops_at_the_deadline_with_a_full_size_image(engine, content, style) -> None:
-    # Stopped by the deadline (possibly before the first step on a loaded machine), not by the plan.
+    # Stopped by the deadline, not by the plan.
     result = engine.stylize(content, [style], TILED.with_values(iterations=10_000, max_seconds=2.0))
     assert result.stopped == "deadline" and result.iterations < 60_000
     assert result.image.size == (96, 64)
