@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from .tiling import Box, Tile, TileGrid
     from .vgg import VGG19Features
 
+#: A tile's content target is kept between its visits when it takes at most this many bytes per pixel
+#: (relu4_x: 32, relu5_x: 8); shallower layers' features are larger, and cheap to compute again.
+KEEP_CONTENT_BYTES_PER_PIXEL = 32
 #: Stride of each VGG block's layers relative to the input.
 _STRIDES = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
 
@@ -103,8 +106,13 @@ class WindowObjective:
         h, w = grid.height, grid.width
         self.tv_counts = (max(1, h * (w - 1)), max(1, (h - 1) * w))
         self.content_norm = torch.zeros((), device=device)
-        for features in self._core_features(content, [options.content_layer]):
-            self.content_norm += features[options.content_layer].float().pow(2).sum()
+        self._kept_content: dict[Tile, torch.Tensor] = {}
+        layer_stride = stride(options.content_layer)
+        for tile in grid.tiles:
+            target = self._content_features(tile)
+            self.content_norm += _crop(target, tile.core.within(tile.padded), layer_stride).pow(2).sum()
+            if target.element_size() * target.numel() <= KEEP_CONTENT_BYTES_PER_PIXEL * tile.padded.area:
+                self._kept_content[tile] = target.to(content.device)  # where the content lives: off the GPU
         self.gram_sums: dict[str, torch.Tensor] = {}
         self._tile: Tile | None = None
         self._start: dict[str, torch.Tensor] | None = None  # the window's Gram sums at its first evaluation
@@ -122,10 +130,8 @@ class WindowObjective:
         """Start optimising `tile`: returns its window's pixels as a new leaf to optimise."""
         self._tile = tile
         padded, window = tile.padded, tile.window.within(tile.padded)
-        layer = self.options.content_layer
-        with torch.no_grad(), autocast(self.device, self.autocast_dtype):
-            content = self.content[..., padded.y0 : padded.y1, padded.x0 : padded.x1].to(self.device)
-            self._content_target = self.model(self.network_input(content), [layer], self.options.pooling)[layer].float()
+        kept = self._kept_content.get(tile)
+        self._window_content = self._content_features(tile) if kept is None else kept.to(self.device)
         context = image[..., padded.y0 : padded.y1, padded.x0 : padded.x1].detach().clone()
         start = context[..., window.y0 : window.y1, window.x0 : window.x1].clone()
         context[..., window.y0 : window.y1, window.x0 : window.x1] = 0
@@ -165,13 +171,22 @@ class WindowObjective:
             with torch.no_grad():
                 now = (self.gram_sums[layer] + self._last_sums[layer] - start[layer]) / n_image
                 image_style.append(weight * (now - target).pow(2).sum() / norm)
-        content = (features[opts.content_layer].float() - self._content_target).pow(2).sum() / self.content_norm
+        content = (features[opts.content_layer].float() - self._window_content).pow(2).sum() / self.content_norm
         total = (
             opts.content_weight * content
             + opts.style_weight * STYLE_SCALE * torch.stack(style_terms).sum()
             + opts.tv_weight * TV_SCALE * self._tv(pixels, self._tile.window.within(self._tile.padded))
         )
         return total, content, torch.stack(image_style).sum()
+
+    def _content_features(self, tile: Tile) -> torch.Tensor:
+        """The content's features over the tile's padded window: its content target."""
+        padded, layer = tile.padded, self.options.content_layer
+        with torch.no_grad(), autocast(self.device, self.autocast_dtype):
+            content = self.content[..., padded.y0 : padded.y1, padded.x0 : padded.x1].to(self.device)
+            features = self.model(self.network_input(content), [layer], self.options.pooling)
+        target: torch.Tensor = features[layer].float()
+        return target
 
     def _tv(self, pixels: torch.Tensor, window: Box) -> torch.Tensor:
         """The image's TV loss terms that involve the window's pixels (differences to the context too)."""

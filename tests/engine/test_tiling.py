@@ -4,6 +4,7 @@ against untiled ones on tiny images (quality by the referee, seams, progress, ca
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,12 +12,15 @@ import pytest
 import torch
 
 from bench.referee import Referee
-from stylecore import Cancelled, Progress, StyleOptions
+from stylecore import Cancelled, Progress, StyleOptions, load_image
+from stylecore.job import StyleJob
+from stylecore.tiled import WindowObjective
 from stylecore.tiling import ALIGN, Box, choose_tile, estimate_bytes, estimate_tiled_bytes, tile_grid
 
 if TYPE_CHECKING:
     from PIL import Image
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CPU = torch.device("cpu")
 # 96x64 in 3x2 tiles of about 32 px: an image three tiles wide.
 TILED = StyleOptions(size=96, iterations=18, multiscale=False, seed=3, tile=32)
@@ -73,6 +77,38 @@ def test_auto_with_a_small_memory_budget_tiles_the_run(engine, content, style) -
         engine.memory_budget = saved
     assert ticks[-1].tiles > 1
     assert result.image.size == (96, 64)
+
+
+def test_a_windows_gradient_is_the_whole_images_over_its_core(engine, style) -> None:
+    # 256x170 in 2x2 tiles: each core sees OVERLAP + MARGIN of context, not the whole image.
+    options = StyleOptions(size=256, iterations=1, multiscale=False, seed=1).validated()
+    job = StyleJob(engine.load(), CPU, None, load_image(EXAMPLES / "cat.png"), [style], options, None, None, None)
+    size = (job.height, job.width)
+    image = job._initial_image(size, None)
+    whole = image.clone().requires_grad_(True)
+    job._losses(size)(whole)[0].backward()
+    grid = tile_grid(*size, 128)
+    assert len(grid.tiles) == 4 and all(t.padded.area < image[0, 0].numel() for t in grid.tiles)
+    objective = WindowObjective(
+        model=engine.load(),
+        options=options,
+        grid=grid,
+        content=job.optimised_content,
+        style_targets=job._style_targets(size, None),
+        layer_weights=job._layer_weights(),
+        device=CPU,
+        autocast_dtype=None,
+        network_input=lambda t: t,
+    )
+    objective.measure(image)
+    for tile in grid.tiles:
+        window = objective.enter(tile, image).requires_grad_(True)
+        objective(window)[0].backward()
+        objective.leave()
+        core, on_window = tile.core, tile.core.within(tile.window)
+        expected = whole.grad[..., core.y0 : core.y1, core.x0 : core.x1]
+        got = window.grad[..., on_window.y0 : on_window.y1, on_window.x0 : on_window.x1]
+        assert float((got - expected).norm() / expected.norm()) < 0.03
 
 
 def _untiled_and_tiled(engine, content, style) -> tuple[Image.Image, Image.Image]:
