@@ -91,11 +91,12 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1024, 2048, 4096], help="none: only the comparison")
     parser.add_argument("--iterations", type=int, default=14, help="per job, over all scales")
     parser.add_argument("--memory-budget", type=float, default=6.0, help="GiB, for tile auto")
     parser.add_argument("--compare", type=int, default=1024, help="size of the tiled/untiled comparison; 0: none")
     parser.add_argument("--compare-iterations", type=int, default=30)
+    parser.add_argument("--compare-tile", type=int, help="tile size of the tiled run (default: half the size, 2x2)")
     parser.add_argument("--out", type=Path, default=Path("out/highres"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -106,14 +107,14 @@ def main() -> None:
         r = run(size, "auto", args.iterations, args.device, args.memory_budget, args.out / f"auto_{size}.png")
         print(
             f"  {size:5} px: {r['seconds']:8.1f} s, peak {r['peak_gib']:5.2f} GiB, {r['tiles']:.0f} tile(s) at "
-            f"the top scale, {r['iterations']:.0f} steps"
+            f"the top scale, {r['iterations']:.0f} iterations"
         )
 
     if args.compare:
-        size, iterations = args.compare, args.compare_iterations
-        print(f"\n[tiled vs untiled] {size} px, {iterations} iterations, 2x2 tiles at the top scale")
+        size, iterations, tile = args.compare, args.compare_iterations, args.compare_tile or args.compare // 2
+        print(f"\n[tiled vs untiled] {size} px, {iterations} iterations, tiles of {tile} px at the top scale")
         untiled = run(size, "off", iterations, args.device, None, args.out / f"untiled_{size}.png")
-        tiled = run(size, str(size // 2), iterations, args.device, None, args.out / f"tiled_{size}.png")
+        tiled = run(size, str(tile), iterations, args.device, None, args.out / f"tiled_{size}.png")
         referee = Referee()
         content, style = load_image(CONTENT), load_image(STYLE)
         scores = {

@@ -159,13 +159,14 @@ def _running(state: Snapshot) -> str:
     if state.note:
         lines.append(state.note)
     progress = state.progress
-    if progress is None or progress.iteration == 0:
+    if progress is None or (progress.iteration == 0 and progress.tiles == 1):
         lines.append("Starting…")
     else:
+        tile = f" · tile {progress.tile + 1}/{progress.tiles}" if progress.tiles > 1 else ""
         lines.append(
             f"Iteration **{progress.iteration}/{progress.total}** · "
             f"scale {progress.scale + 1}/{progress.scales}"
-            f" ({progress.width}×{progress.height})"
+            f" ({progress.width}×{progress.height}){tile}"
         )
         lines.append(f"{format_duration(progress.elapsed)} elapsed · ETA {_eta(progress.eta)}")
     return "\n".join(lines)

@@ -43,6 +43,9 @@ class WorkProgress:
     eta: float | None
     preview: bytes | None = None
     """JPEG, small enough for a card."""
+    tile: int = 0
+    """In a tiled scale (a large image), the tile just stepped, 0-based."""
+    tiles: int = 1
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,8 @@ class EngineWorker:
     ) -> StyleResult:
         def progress(record: Progress) -> None:
             self.last_beat = time.time()
-            due = record.iteration % options.progress_every == 0 or record.iteration == record.total
+            # A tiled scale's steps each take long (large images): the card follows every one.
+            due = record.tiles > 1 or record.iteration % options.progress_every == 0 or record.iteration == record.total
             if due or record.preview is not None:
                 task.on_update(
                     WorkProgress(
@@ -234,6 +235,8 @@ class EngineWorker:
                         record.elapsed,
                         record.eta,
                         preview=_encode_preview(record.preview),
+                        tile=record.tile,
+                        tiles=record.tiles,
                     )
                 )
 

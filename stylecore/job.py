@@ -109,13 +109,14 @@ class StyleJob:
         plan = plan_scales(max(self.width, self.height), opts.iterations, opts.multiscale, above=opts.upscale_from or 0)
         self.planned = tuple(plan)  # what a time budget fits from, each time afresh
         self.grids = {s.longest_side: self._grid(self._scale_size(s)) for s in plan}
-        self.done = 0
+        self.done = 0.0  # iterations; a tiled scale's tile step is 1/tiles of one
         self.pixel_iterations = 0.0
         self.optimising_seconds = 0.0
         self.scale_rate = (0.0, 0.0)  # (seconds, pixel-iterations) in the current scale: the best speed estimate
-        self.total = sum(s.iterations * self._tiles(s) for s in plan)
+        self.total = sum(s.iterations for s in plan)
+        self.previewed = 0  # the last whole iteration a preview went out at
         self.budget_cut = False
-        self.reported = -1
+        self.reported = -1.0
         self.step_scale: float | None = None  # L-BFGS's latest inverse-curvature scale, for tiled visits
         self.last = (math.nan, math.nan, math.nan)
         self.frames = FrameKeeper(opts.timelapse_frames) if opts.timelapse_frames else None
@@ -142,7 +143,7 @@ class StyleJob:
         return StyleResult(
             image=final,
             options=opts,
-            iterations=self.done,
+            iterations=int(self.done),
             elapsed=time.perf_counter() - self.started,
             stopped=stopped,
             loss=loss,
@@ -266,13 +267,11 @@ class StyleJob:
                         window.clamp_(0, 255)
                     last_good.copy_(window)
                     image[..., box.y0 : box.y1, box.x0 : box.x1] = start + weight * (window - start)
+                steps_done += steps - step if diverged else 1
+                self.done = self.scale_start + steps_done / tiles
                 if diverged:
-                    self.done += steps - step
-                    steps_done += steps - step
                     break
                 self._count(last_step_seconds, tile.padded.area)
-                steps_done += 1
-                self.done += 1
                 self._ticked(image, scale_index, plan, steps_done / tiles, False, tile=tile_index, tiles=tiles)
             self._learn_step_scale(optimizer)
             objective.leave()
@@ -333,7 +332,9 @@ class StyleJob:
         """After each optimiser step: a timelapse frame and a progress report when due."""
         if self.frames is not None and self.frames.due(self.done, self.total):
             self._keep_frame(image)
-        if self.progress is not None and (self.done % self.options.progress_every == 0 or scale_done):
+        # A tiled scale reports every tile's step: those are the slow ones, and show the run is alive.
+        due = tiles > 1 or self.done % self.options.progress_every == 0 or scale_done
+        if self.progress is not None and due:
             self._report(image, scale_index, plan, step, tile, tiles)
 
     def _fit(self, plan: list[Scale], scale_index: int, step: int, deadline: float) -> list[Scale]:
@@ -351,7 +352,7 @@ class StyleJob:
         if fitted != remaining:
             self.budget_cut = True
         fitted[0] = Scale(current.longest_side, fitted[0].iterations + step)
-        self.total = self.scale_start + sum(s.iterations * self._tiles(s) for s in fitted)
+        self.total = round(self.scale_start) + sum(s.iterations for s in fitted)
         return fitted
 
     # -- tiling --------------------------------------------------------------------------------
@@ -372,10 +373,6 @@ class StyleJob:
             setting = chosen
         grid = tile_grid(h, w, setting)
         return grid if len(grid.tiles) > 1 else None
-
-    def _tiles(self, scale: Scale) -> int:
-        grid = self.grids[scale.longest_side]
-        return 1 if grid is None else len(grid.tiles)
 
     def _cost(self, scale: Scale) -> int:
         """Pixels the network sees in one iteration of `scale` (a tiled one sees each tile's context too)."""
@@ -494,13 +491,16 @@ class StyleJob:
         opts = self.options
         self.reported = self.done
         preview = None
-        if opts.preview_every is not None and (self.done % opts.preview_every == 0 or self.done == self.total):
+        whole = int(self.done)
+        due = opts.preview_every is not None and (whole % opts.preview_every == 0 or self.done == self.total)
+        if due and whole > self.previewed:
             preview = self._finished_image(image, (image.shape[-2], image.shape[-1]))
+            self.previewed = whole
         loss, content_loss, style_loss = self.last
         assert self.progress is not None
         self.progress(
             Progress(
-                iteration=self.done,
+                iteration=int(self.done),
                 total=self.total,
                 scale=scale,
                 scales=len(plan),

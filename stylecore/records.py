@@ -16,10 +16,10 @@ class Progress:
     """One progress tick. Sent from the engine's thread; receivers must copy, not keep, large data."""
 
     iteration: int
-    """Iterations done so far, over all scales (1-based after the first step); a tiled scale counts
-    each tile's step."""
+    """Iterations done so far, over all scales (1-based after the first step). In a tiled scale an
+    iteration is done when every tile has taken its step, so several ticks may share one count."""
     total: int
-    """Iterations planned over all scales, counted the same way."""
+    """Iterations planned over all scales: `StyleOptions.iterations`, unless a time budget cut the plan."""
     scale: int
     """Index of the current scale, 0-based."""
     scales: int
@@ -38,7 +38,7 @@ class Progress:
     tile: int = 0
     """In a tiled scale, the tile just stepped (0-based)."""
     tiles: int = 1
-    """Tiles the current scale is optimised in; 1: whole. Each tile's step counts as an iteration."""
+    """Tiles the current scale is optimised in; 1: whole. A tiled scale reports every tile's step."""
 
 
 StopReason = Literal["finished", "deadline"]

@@ -29,20 +29,20 @@ class FrameKeeper:
     def __init__(self, count: int) -> None:
         self.count = count
         self.frames: list[Image.Image] = []
-        self.kept_at: list[int] = []
+        self.kept_at: list[float] = []
 
-    def due(self, done: int, total: int) -> bool:
+    def due(self, done: float, total: int) -> bool:
         if not self.frames:
             return True
         if len(self.frames) >= self.count - 1:
             return False  # the last slot is the result's: see finish()
         return done >= round(len(self.frames) * total / (self.count - 1))
 
-    def keep(self, frame: Image.Image, done: int) -> None:
+    def keep(self, frame: Image.Image, done: float) -> None:
         self.frames.append(frame)
         self.kept_at.append(done)
 
-    def finish(self, frame: Image.Image, done: int) -> tuple[Image.Image, ...]:
+    def finish(self, frame: Image.Image, done: float) -> tuple[Image.Image, ...]:
         """Add the result as the last frame (unless it was just kept) and hand over all frames."""
         if not self.kept_at or self.kept_at[-1] != done:
             self.keep(frame, done)

@@ -251,7 +251,9 @@ def parse_envelope(data: Fields) -> Envelope:
 def update_from_envelope(env: Envelope) -> WorkUpdate:
     meta = _load(env.data.get(b"data"))
     if env.kind == PROGRESS:
-        return WorkProgress(**meta, preview=env.data.get(b"preview"))
+        # Only the fields this side knows: a newer worker may send more while the bot is upgraded.
+        known = {field.name for field in fields(WorkProgress)} - {"preview"}
+        return WorkProgress(**{k: v for k, v in meta.items() if k in known}, preview=env.data.get(b"preview"))
     if env.kind == RETRY:
         return WorkRetry(**meta)
     raise WireError(f"{env.kind!r} is not an update")

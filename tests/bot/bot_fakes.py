@@ -34,7 +34,9 @@ class EngineCall:
 
 
 class FakeEngine:
-    def __init__(self, *, block: bool = False, error: Exception | None = None, oom_above: int | None = None) -> None:
+    def __init__(
+        self, *, block: bool = False, error: Exception | None = None, oom_above: int | None = None, tiles: int = 1
+    ) -> None:
         self.calls: list[EngineCall] = []
         self.block = block
         """Each job waits for `release()` (or its cancel event) before iterating."""
@@ -43,6 +45,8 @@ class FakeEngine:
         self.oom_above = oom_above
         """Raise OutOfMemoryError for sizes above this, like a GPU that is too small."""
         self.loaded = False
+        self.tiles = tiles
+        """Like a tiled scale: each iteration reports one tick per tile; it is done at the last tile."""
 
     def load(self) -> None:
         self.loaded = True
@@ -81,13 +85,16 @@ class FakeEngine:
         for iteration in range(1, options.iterations + 1):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"cancelled at iteration {iteration}")
-            if progress is not None and iteration % options.progress_every == 0:
+            if progress is None or (self.tiles == 1 and iteration % options.progress_every):
+                continue
+            for tile in range(self.tiles):
+                done = iteration if tile == self.tiles - 1 else iteration - 1
                 preview = None
-                if options.preview_every and iteration % options.preview_every == 0:
+                if options.preview_every and done == iteration and iteration % options.preview_every == 0:
                     preview = Image.new("RGB", (width, height), (iteration * 20 % 256, 80, 160))
                 progress(
                     Progress(
-                        iteration,
+                        done,
                         options.iterations,
                         0,
                         1,
@@ -99,6 +106,8 @@ class FakeEngine:
                         iteration * 0.01,
                         (options.iterations - iteration) * 0.01,
                         preview,
+                        tile=tile,
+                        tiles=self.tiles,
                     )
                 )
         seed = FAKE_SEED if options.seed is None else options.seed

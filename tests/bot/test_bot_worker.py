@@ -70,6 +70,20 @@ def test_results_are_re_encoded_to_fit_the_upload_limit(worker, inputs):
     assert Image.open(io.BytesIO(result.image)).size == (result.width, result.height)
 
 
+def test_every_tile_step_of_a_tiled_scale_reaches_the_queue(inputs):
+    worker = EngineWorker(FakeEngine(tiles=3))
+    worker.start()
+    try:
+        _, progress = run_one(worker, item(inputs, progress_every=2))
+    finally:
+        worker.stop()
+    # 4 iterations of 3 tiles each, though the job asked to hear every second iteration.
+    assert [(tick.iteration, tick.tile) for tick in progress] == [
+        (iteration - (tile < 2), tile) for iteration in range(1, 5) for tile in range(3)
+    ]
+    assert all(tick.tiles == 3 and tick.total == 4 for tick in progress)
+
+
 def test_previews_are_small_jpegs(worker, inputs):
     _, progress = run_one(worker, item(inputs, size=900))
 

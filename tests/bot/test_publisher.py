@@ -15,6 +15,7 @@ import pytest
 import simcord
 
 from bot.jobs import Job, JobParams, JobState, ResultInfo, Snapshot
+from bot.messages import WorkProgress
 from bot.publisher import Publisher
 from bot.store import Store
 
@@ -164,3 +165,15 @@ async def test_a_final_card_that_does_not_get_through_is_kept_retried_and_given_
     await drained(env, publisher, other.id)
     publisher.retry_finals(give_up_before=2_000.0)  # finished before the cutoff: given up
     assert not publisher.holds(other.id)
+
+
+async def test_a_running_card_shows_which_tile_a_large_image_is_at(world):
+    env, client, publisher, source, channel, alice = world
+    job = replace(await add_job(client, channel, alice), state=JobState.RUNNING)
+    # A 4096 px scale in 12 tiles: no whole iteration of it done yet, but the run is visibly moving.
+    progress = WorkProgress(0, 14, 3, 4, 4096, 2731, 95.0, 1200.0, tile=2, tiles=12)
+    source.snapshots[job.id] = Snapshot(job=job, progress=progress)
+    publisher.job_changed(job.id)
+    await drained(env, publisher, job.id)
+    description = own_messages(client, channel)[0].embeds[0].description
+    assert "Iteration **0/14** · scale 4/4 (4096×2731) · tile 3/12" in description

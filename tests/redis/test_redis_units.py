@@ -78,6 +78,14 @@ def test_events_round_trip_through_envelopes() -> None:
         wire.parse_envelope({b"kind": b"started"})
 
 
+def test_a_progress_record_from_a_newer_worker_keeps_what_this_bot_knows() -> None:
+    fields = wire.envelope(wire.PROGRESS, "abcd1234", "w1", 1, WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7)).to_fields()
+    meta = json.loads(fields[b"data"])
+    fields[b"data"] = json.dumps({**meta, "tile": 2, "tiles": 6, "added_later": "x"}).encode()
+    update = wire.update_from_envelope(wire.parse_envelope(fields))
+    assert update == WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7, tile=2, tiles=6)
+
+
 def test_the_password_is_masked_and_may_come_from_a_file(tmp_path: Path) -> None:
     assert masked("redis://:s3cret@redis.example:6380/2") == "redis://:***@redis.example:6380/2"
     assert masked("rediss://bot:s3cret@h/0") == "rediss://bot:***@h/0"
