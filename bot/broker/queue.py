@@ -16,8 +16,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import LimitsConfig
 from ..messages import WorkItem
-from ..queue import JobEvents, QueueUnavailable, WaitHook, plain_wait
+from ..payload import check_images, work_item_payload
+from ..queue import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
 from . import wire
 from .beats import WorkerInfo
 from .connection import DOWN_ERRORS, connect, first_line, masked
@@ -51,14 +53,17 @@ class RedisQueue:
         job_ttl_s: float = JOB_TTL_S,
         backoff_cap_s: float = 10.0,
         read_inputs: Callable[[Path], bytes] | None = None,
+        max_image_bytes: int = LimitsConfig.max_attachment_bytes,
     ) -> None:
         """`url` holds the password, if any (see `connection.redis_url`); it is logged masked.
 
         `poll_s`: how often the workers' heartbeats are read (free workers are also noticed at once
         through their events). `read_inputs` reads a job's image file (tests may substitute it).
+        `max_image_bytes`: the largest image the queue carries (`bot.payload`).
         """
         self.url = url
         self.keys = Keys(key_prefix)
+        self.max_image_bytes = max_image_bytes
         self._read_inputs = read_inputs or Path.read_bytes
         self._link = QueueLink(
             connect(url), self.keys, wait_hook, job_ttl_s=int(job_ttl_s), backoff_cap_s=backoff_cap_s
@@ -124,6 +129,9 @@ class RedisQueue:
 
     # -- JobQueue: commands ------------------------------------------------------------------------
 
+    def check_payload(self, images: Payload) -> None:
+        check_images(images, self.max_image_bytes)
+
     async def put(self, item: WorkItem) -> None:
         job_id = item.job_id
         if self._dispatcher.holds(job_id) or job_id in self._book.following or job_id in self._book.finished:
@@ -146,6 +154,7 @@ class RedisQueue:
                     item, started=status == b"running", worker=worker.decode() if worker else None
                 )
                 return
+            self.check_payload(await asyncio.to_thread(work_item_payload, item))
             content = await asyncio.to_thread(self._read_inputs, item.content)
             styles = [await asyncio.to_thread(self._read_inputs, path) for path in item.styles]
             fields = wire.job_fields(item, content, styles)
