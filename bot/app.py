@@ -85,6 +85,7 @@ class StyleBot(commands.Bot):
                 redis_url(settings),
                 key_prefix=settings.key_prefix,
                 wait_hook=self._wait,
+                reclaim_after_s=settings.reclaim_after_s,
                 max_image_bytes=self.config.limits.max_attachment_bytes,
             )
             self.metrics.watch_workers(remote.workers_online, remote.workers)

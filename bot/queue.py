@@ -159,14 +159,14 @@ class InProcessQueue:
             cancel = threading.Event()
             self._running = (item, cancel)
             try:
-                await _report(events, JobStarted(item.job_id, self.name))
+                await report_event(events, JobStarted(item.job_id, self.name))
                 outcome = await self._run(item, cancel, events)
             except asyncio.CancelledError:
                 cancel.set()  # shutting down: stop the engine; the job is resumed at the next start-up
                 raise
             finally:
                 self._running = None
-            await _report(events, JobFinished(item.job_id, outcome))
+            await report_event(events, JobFinished(item.job_id, outcome))
 
     async def _run(self, item: WorkItem, cancel: threading.Event, events: JobEvents) -> Outcome:
         """Hand `item` to the engine thread; relay its reports to the loop until it is done."""
@@ -183,10 +183,10 @@ class InProcessQueue:
             message = await self.wait_hook(inbox.get(), reason=ENGINE_WAIT)
             if isinstance(message, _Done):
                 return message.outcome
-            await _report(events, JobUpdated(item.job_id, message))
+            await report_event(events, JobUpdated(item.job_id, message))
 
 
-async def _report(events: JobEvents, event: JobEvent) -> None:
+async def report_event(events: JobEvents, event: JobEvent) -> None:
     """Tell the bot; its bookkeeping failing must never stop the queue or fail a job."""
     try:
         await events.on_event(event)

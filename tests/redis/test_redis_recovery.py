@@ -1,4 +1,5 @@
-"""The Redis backend when things go wrong between the bot and its workers: a job too large to carry."""
+"""The Redis backend when things go wrong between the bot and its workers: Redis losing its data, and a
+job too large to carry."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from redis_helpers import Jobs, Recorder, png
+from redis_helpers import Jobs, Recorder, WorkerProcesses, png
 
+from bot.broker.dispatch import UNREADABLE
 from bot.broker.queue import RedisQueue
+from bot.messages import WorkFailed, WorkResult
 from bot.queue import PayloadTooLarge
 
 if TYPE_CHECKING:
@@ -24,6 +27,47 @@ async def wait_until(condition: Callable[[], bool], limit_s: float, what: str) -
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+async def test_jobs_redis_lost_in_a_restart_without_its_data_are_sent_again_and_seen_once(
+    server: RedisServer,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
+) -> None:
+    processes.spawn(iteration_s=0.05)
+    processes.spawn(iteration_s=0.05)
+    await wait_until(lambda: queue.workers_online() == 2, 30, "two workers")
+    running = jobs.item(owner_id=1, iterations=60)
+    doomed = jobs.item(owner_id=2, iterations=60)
+    # Its own content file, deleted while it runs: the bot cannot send this one again.
+    own = jobs.folder / "doomed.png"
+    own.write_bytes(png())
+    doomed = type(doomed)(**{**doomed.__dict__, "content": own})
+    waiting = jobs.item(owner_id=3, iterations=4)
+    for item in (running, doomed, waiting):
+        await queue.put(item)
+    await recorder.wait(
+        lambda: all(len(recorder.updates(item.job_id)) >= 2 for item in (running, doomed)), what="both jobs to run"
+    )
+    assert queue.waiting() == [waiting.job_id]
+    own.unlink()
+
+    server.restart(kill=True, lose_data=True)  # Redis without persistence: every key is gone
+    lost_at = time.monotonic()
+
+    # Within reclaim_after_s (2 s) of Redis answering again, plus the time the jobs take.
+    await recorder.wait_finished([running.job_id, doomed.job_id, waiting.job_id], limit_s=20)
+    await asyncio.sleep(1.0)  # anything late (a duplicate) would arrive now
+    finished = recorder.finished()
+    assert all(len(events) == 1 for events in finished.values()), finished
+    assert isinstance(finished[running.job_id][0].outcome, WorkResult)
+    assert isinstance(finished[waiting.job_id][0].outcome, WorkResult), "its images went to Redis at dispatch"
+    assert finished[doomed.job_id][0].outcome == WorkFailed(UNREADABLE)
+    assert len(recorder.started(running.job_id)) == 2, "it ran again from the start"
+    assert time.monotonic() - lost_at < 15
+    assert queue.running() == [] and queue.waiting() == []
 
 
 async def test_put_refuses_an_image_larger_than_the_queue_carries_and_writes_nothing(
