@@ -5,7 +5,7 @@ only when a worker is free to take it, so the stream never holds a backlog: the 
 is the fair order, and `waiting()` (positions, ETAs) is exact. Workers report through the events
 stream, which the bot reads in a consumer group: an event is acknowledged only after the ledger
 handled it, so a restarted bot reads what it missed. This module is the facade and the commands;
-`dispatch`, `roster`, `event_reader` and `audit` run its loops, and
+`dispatch`, `roster`, `event_reader` and `audit` run its loops (`rescue` acts for workers seen dead), and
 `keys`, `scripts` and `worker` hold the other half.
 """
 
@@ -29,6 +29,7 @@ from .event_reader import REPORTED, EventReader
 from .following import Following, JobBook
 from .keys import Keys
 from .link import QueueLink
+from .rescue import DeadReaders
 from .roster import WorkerRoster
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ class RedisQueue:
         )
         self._book = JobBook()
         self.counters = self._book.counters
-        self._roster = WorkerRoster(self._link, poll_s)
+        rescue = DeadReaders(self._link, reclaim_after_s=reclaim_after_s)
+        self._roster = WorkerRoster(self._link, poll_s, on_gone=rescue.hand_back)
         self._dispatcher = Dispatcher(self._link, self._book, self._roster, read_inputs or Path.read_bytes)
         self._reader = EventReader(self._link, self._book, self._roster)
         self._audit = JobAudit(self._link, self._book, self._dispatcher, reclaim_after_s=reclaim_after_s)

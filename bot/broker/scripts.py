@@ -65,6 +65,23 @@ return 1
 """
 
 
+def reclaimable_now_ms(reclaim_after_s: float) -> int:
+    """An idle time (HANDBACK's ARGV) past `reclaim_after_s`: any worker's next XAUTOCLAIM takes the entry."""
+    return int(reclaim_after_s * 1000) + 1000
+
+
+#: A worker's heartbeat is gone while the job it read from the stream is still 'dispatched' (it died
+#: before starting it): hand the entry back as HANDBACK does, at once rather than after reclaim_after_s.
+#: A started job keeps the reclaim rule (its worker may only be slow). KEYS: jobs stream, job hash,
+#: the worker's heartbeat. ARGV: HANDBACK's, the consumer being the dead worker.
+RESCUE = (
+    """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if redis.call('HGET', KEYS[2], 'status') ~= 'dispatched' then return 0 end
+"""
+    + HANDBACK
+)
+
 #: Hand a job to the workers: its hash (parameters and images) and its stream entry in one step, the
 #: entry's id kept in the hash so that the bot can tell later whether Redis still has it (JOB_STATE).
 #: KEYS: job hash, jobs stream. ARGV: ttl seconds, job id, then the hash's field/value items.

@@ -1,17 +1,20 @@
-"""The Redis backend when things go wrong between the bot and its workers: Redis losing its data, and a
-job too large to carry."""
+"""The Redis backend when things go wrong between the bot and its workers: Redis losing its data,
+a worker dying between reading a job and starting it, and a job too large to carry."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import TYPE_CHECKING
 
 import pytest
-from redis_helpers import Jobs, Recorder, WorkerProcesses, png
+from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses, png
 
+from bot.broker.beats import WorkerInfo
 from bot.broker.dispatch import UNREADABLE
+from bot.broker.keys import WORKERS_GROUP
 from bot.broker.queue import RedisQueue
 from bot.messages import WorkFailed, WorkResult
 from bot.queue import PayloadTooLarge
@@ -68,6 +71,78 @@ async def test_jobs_redis_lost_in_a_restart_without_its_data_are_sent_again_and_
     assert len(recorder.started(running.job_id)) == 2, "it ran again from the start"
     assert time.monotonic() - lost_at < 15
     assert queue.running() == [] and queue.waiting() == []
+
+
+async def test_a_job_whose_worker_died_before_starting_it_goes_to_the_next_free_worker_at_once(
+    server: RedisServer,
+    prefix: str,
+    local_workers: LocalWorkers,
+    recorder: Recorder,
+    jobs: Jobs,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="stylebot.broker")
+    # reclaim_after_s = 30 s: the job must not wait for it.
+    queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, reclaim_after_s=30.0)
+    await queue.start(recorder)
+    client = server.client()
+    ghost = WorkerInfo(
+        id="ghost", host="elsewhere", pid=1, device="cpu", state="idle", job=None, beat_at=0.0, started_at=0.0
+    )
+    try:
+        client.set(queue.keys.worker("ghost"), ghost.to_json(), px=30_000)
+        client.zadd(queue.keys.workers, {"ghost": time.time()})
+        await wait_until(lambda: queue.workers_online() == 1, 10, "the ghost worker")
+        item = jobs.item(iterations=4)
+        await queue.put(item)
+        await wait_until(lambda: client.xlen(queue.keys.jobs) == 1, 10, "the dispatch")
+        # The ghost reads the job (now it owns the entry) and dies before starting it.
+        assert client.xreadgroup(WORKERS_GROUP, "ghost", {queue.keys.jobs: ">"}, count=1)
+        local_workers.spawn(reclaim_s=30.0)
+        await wait_until(lambda: queue.workers_online() == 2, 10, "the live worker")
+        assert queue.waiting() == [item.job_id], "to the ledger it still waits, first in line"
+        client.delete(queue.keys.worker("ghost"))
+        died = time.monotonic()
+
+        await recorder.wait_finished([item.job_id], limit_s=10)
+
+        assert time.monotonic() - died < 10, "not after reclaim_after_s"
+        [finished] = recorder.finished()[item.job_id]
+        assert isinstance(finished.outcome, WorkResult)
+        assert len(recorder.started(item.job_id)) == 1
+        assert client.hget(queue.keys.job(item.job_id), "attempts") == b"1"
+        assert any("stopped before starting it" in r.getMessage() for r in caplog.records)
+    finally:
+        await queue.close()
+
+
+async def test_a_started_job_of_a_dead_worker_still_waits_for_reclaim_after_s(
+    server: RedisServer,
+    prefix: str,
+    recorder: Recorder,
+    jobs: Jobs,
+) -> None:
+    """The rescue is for jobs never started: a started one may only have a slow worker."""
+    queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, reclaim_after_s=30.0)
+    await queue.start(recorder)
+    client = server.client()
+    ghost = WorkerInfo(
+        id="ghost", host="elsewhere", pid=1, device="cpu", state="busy", job=None, beat_at=0.0, started_at=0.0
+    )
+    try:
+        client.set(queue.keys.worker("ghost"), ghost.to_json(), px=30_000)
+        client.zadd(queue.keys.workers, {"ghost": time.time()})
+        item = jobs.item()
+        client.hset(queue.keys.job(item.job_id), mapping={"status": "running"})
+        client.xgroup_create(queue.keys.jobs, WORKERS_GROUP, id="0", mkstream=True)
+        client.xadd(queue.keys.jobs, {"job": item.job_id})
+        [[_, [(entry_id, _)]]] = client.xreadgroup(WORKERS_GROUP, "ghost", {queue.keys.jobs: ">"}, count=1)
+        client.delete(queue.keys.worker("ghost"))
+        await wait_until(lambda: client.zcard(queue.keys.workers) == 0, 10, "the bot to see the ghost gone")
+        [pending] = client.xpending_range(queue.keys.jobs, WORKERS_GROUP, min="-", max="+", count=1)
+        assert pending["message_id"] == entry_id and pending["time_since_delivered"] < 30_000
+    finally:
+        await queue.close()
 
 
 async def test_put_refuses_an_image_larger_than_the_queue_carries_and_writes_nothing(
