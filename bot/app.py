@@ -81,7 +81,13 @@ class StyleBot(commands.Bot):
         if settings.backend == "redis":  # the jobs run on `stylebot worker` processes: no engine here
             from .broker import RedisQueue, redis_url
 
-            remote = RedisQueue(redis_url(settings), key_prefix=settings.key_prefix, wait_hook=self._wait)
+            remote = RedisQueue(
+                redis_url(settings),
+                key_prefix=settings.key_prefix,
+                wait_hook=self._wait,
+                reclaim_after_s=settings.reclaim_after_s,
+                max_image_bytes=self.config.limits.max_attachment_bytes,
+            )
             self.metrics.watch_workers(remote.workers_online, remote.workers)
             return remote
         if engine is None:

@@ -15,8 +15,8 @@ from typing import Literal
 
 import discord
 
-from .inputs import format_bytes
 from .jobs import Job, JobParams, JobState, Snapshot
+from .payload import format_bytes
 
 COLOURS = {
     JobState.QUEUED: discord.Colour.light_grey(),

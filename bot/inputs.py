@@ -15,6 +15,7 @@ from stylecore.errors import ImageError
 from stylecore.images import load_image
 
 from .errors import UserError
+from .payload import format_bytes
 
 MAX_NAME_LENGTH = 60
 
@@ -31,14 +32,6 @@ class ImageInput:
 def display_name(filename: str) -> str:
     name = filename if len(filename) <= MAX_NAME_LENGTH else filename[: MAX_NAME_LENGTH - 1] + "…"
     return discord.utils.escape_markdown(discord.utils.escape_mentions(name))
-
-
-def format_bytes(count: int) -> str:
-    if count < 1024:
-        return f"{count} bytes"
-    if count < 1024 * 1024:
-        return f"{count / 1024:.0f} KiB"
-    return f"{count / (1024 * 1024):.1f} MiB"
 
 
 async def read_attachment(attachment: discord.Attachment, *, role: str, max_bytes: int, max_pixels: int) -> ImageInput:

@@ -25,7 +25,7 @@ from .inputs import ImageInput, read_attachment
 from .jobs import CardRef, Job, JobParams, NewJob, Rerun
 from .ledger import Ledger
 from .params import UserOptions, check_params, resolve_params
-from .queue import QueueUnavailable
+from .queue import QueueRefused, QueueUnavailable
 from .settings import ServerSettings, load_settings
 from .store import Preset, Store
 
@@ -134,7 +134,7 @@ class Intake:
             new = await build(settings)
             self._check_capacity(interaction.user.id, settings)  # again: the downloads took time
             job = await self.ledger.accept(new)
-        except (UserError, QueueUnavailable) as exc:
+        except (UserError, QueueRefused) as exc:  # unavailable, or images too large to carry
             await interaction.edit_original_response(content=f"❌ {exc}")
             return None
         except Exception:

@@ -31,7 +31,8 @@ from .messages import (
     WorkRetry,
 )
 from .metrics import Metrics
-from .queue import JobQueue, QueueUnavailable
+from .payload import new_job_payload
+from .queue import JobQueue, QueueRefused
 from .store import Store
 
 log = logging.getLogger("stylebot.ledger")
@@ -101,6 +102,8 @@ class Ledger:
 
     async def accept(self, new: NewJob) -> Job:
         """Persist the job and its inputs. Then `announce` it once its owner is answered, and `enqueue` it."""
+        # QueueRefused before anything is kept: intake tells only the member.
+        self.queue.check_payload(await asyncio.to_thread(new_job_payload, new))
         job = Job(
             id=new_job_id(),
             owner_id=new.owner_id,
@@ -127,7 +130,7 @@ class Ledger:
         return job
 
     async def enqueue(self, job: Job) -> None:
-        """Hand an accepted job to the queue. If the queue refuses it (unreachable), it fails with the reason."""
+        """Hand an accepted job to the queue; if the queue refuses it (unreachable, too large), it fails with why."""
         live = self._live.get(job.id)
         if live is None or job.state is not JobState.QUEUED:
             return  # cancelled in the meantime
@@ -152,7 +155,7 @@ class Ledger:
         )
         try:
             await self.queue.put(item)
-        except QueueUnavailable as exc:
+        except QueueRefused as exc:
             await self._finish(live, JobState.FAILED, error=str(exc))
             return
         self._waiting_changed()

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from .fairness import FairLine
@@ -31,8 +31,20 @@ WaitHook = Callable[..., Awaitable[Any]]
 """`await hook(awaitable, reason=...)`: awaits `awaitable`; a test harness's hook also records why."""
 
 
-class QueueUnavailable(Exception):
-    """The queue cannot take jobs now (its server is unreachable); `str()` is for the user."""
+class QueueRefused(Exception):
+    """The queue will not take this job; `str()` is a complete sentence for the user."""
+
+
+class QueueUnavailable(QueueRefused):
+    """The queue cannot take jobs now (its server is unreachable)."""
+
+
+class PayloadTooLarge(QueueRefused):
+    """One of the job's images is larger than the queue carries to its workers."""
+
+
+Payload = Sequence[tuple[str, int]]
+"""A job's images as (name the member knows it by, size in bytes)."""
 
 
 class JobEvents(Protocol):
@@ -48,8 +60,11 @@ class JobQueue(Protocol):
     async def close(self) -> None:
         """Stop; a running job is interrupted (not cancelled) and stays in the bot's records."""
 
+    def check_payload(self, images: Payload) -> None:
+        """PayloadTooLarge if the queue would refuse a job with these images (asked before it is accepted)."""
+
     async def put(self, item: WorkItem) -> None:
-        """Add a job to the waiting line; QueueUnavailable if that cannot be done now.
+        """Add a job to the waiting line; QueueRefused (unavailable, too large) if that cannot be done now.
 
         Idempotent on `item.job_id`: after a bot restart the ledger puts its active jobs again,
         and a queue whose workers still hold one of them keeps following it instead.
@@ -107,6 +122,9 @@ class InProcessQueue:
     def available(self) -> bool:
         return True
 
+    def check_payload(self, images: Payload) -> None:
+        """Nothing to check: the engine reads the images from this machine's disk."""
+
     async def start(self, events: JobEvents) -> None:
         self._events = events
         self.worker.start()
@@ -141,14 +159,14 @@ class InProcessQueue:
             cancel = threading.Event()
             self._running = (item, cancel)
             try:
-                await _report(events, JobStarted(item.job_id, self.name))
+                await report_event(events, JobStarted(item.job_id, self.name))
                 outcome = await self._run(item, cancel, events)
             except asyncio.CancelledError:
                 cancel.set()  # shutting down: stop the engine; the job is resumed at the next start-up
                 raise
             finally:
                 self._running = None
-            await _report(events, JobFinished(item.job_id, outcome))
+            await report_event(events, JobFinished(item.job_id, outcome))
 
     async def _run(self, item: WorkItem, cancel: threading.Event, events: JobEvents) -> Outcome:
         """Hand `item` to the engine thread; relay its reports to the loop until it is done."""
@@ -165,10 +183,10 @@ class InProcessQueue:
             message = await self.wait_hook(inbox.get(), reason=ENGINE_WAIT)
             if isinstance(message, _Done):
                 return message.outcome
-            await _report(events, JobUpdated(item.job_id, message))
+            await report_event(events, JobUpdated(item.job_id, message))
 
 
-async def _report(events: JobEvents, event: JobEvent) -> None:
+async def report_event(events: JobEvents, event: JobEvent) -> None:
     """Tell the bot; its bookkeeping failing must never stop the queue or fail a job."""
     try:
         await events.on_event(event)

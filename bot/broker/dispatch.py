@@ -1,30 +1,51 @@
 """The bot's waiting line and its dispatcher: a job goes to the jobs stream only when a worker is free
-to take it, so the stream never holds a backlog and the order jobs start in is the fair order."""
+to take it, so the stream never holds a backlog and the order jobs start in is the fair order.
+
+A job's images go to Redis with its stream entry, in one step (`scripts.DISPATCH`), read from the bot's
+own files at that moment: a job that waited in the line through a Redis restart, or that Redis lost
+and the audit put back, is sent whole again.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..fairness import FairLine
-from ..messages import WorkItem
+from ..messages import JobFinished, WorkFailed, WorkItem
+from ..queue import report_event
+from . import scripts, wire
 from .connection import DOWN_ERRORS
 from .following import Following
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from ..queue import JobEvents
     from .following import JobBook
     from .link import QueueLink
     from .roster import WorkerRoster
 
+log = logging.getLogger("stylebot.broker")
+
+UNREADABLE = "The job's images could not be read to send them to a worker (they were deleted). Please submit it again."
+
 
 class Dispatcher:
-    def __init__(self, link: QueueLink, book: JobBook, roster: WorkerRoster) -> None:
+    def __init__(
+        self, link: QueueLink, book: JobBook, roster: WorkerRoster, read_inputs: Callable[[Path], bytes]
+    ) -> None:
         self.link = link
         self.book = book
         self.roster = roster
+        self.read_inputs = read_inputs
         self.line: FairLine[WorkItem] = FairLine()
         self.head: list[WorkItem] = []
-        """Popped from the line but not yet in the stream (Redis failed): they go first."""
+        """Jobs that go before the line: popped but not sent (Redis failed), or lost by Redis and put back."""
+        self._send = link.redis.register_script(scripts.DISPATCH)
 
     def waiting(self) -> list[str]:
         """Every job not started yet, in the order they will start: dispatched ones first."""
@@ -35,6 +56,11 @@ class Dispatcher:
 
     def push(self, item: WorkItem) -> None:
         self.line.push(item.job_id, item, guild_id=item.guild_id, user_id=item.owner_id)
+        self.link.wakeup.set()
+
+    def put_back(self, items: list[WorkItem]) -> None:
+        """Jobs that were dispatched (so were first in line) and that Redis lost: first again, in their order."""
+        self.head[0:0] = items
         self.link.wakeup.set()
 
     def remove(self, job_id: str) -> bool:
@@ -52,20 +78,20 @@ class Dispatcher:
         """Workers that will take a job now, less the jobs already in the stream waiting for one."""
         return self.roster.idle() - len(self.book.unstarted())
 
-    async def run(self) -> None:
+    async def run(self, events: JobEvents) -> None:
         """Hands the fair line's head to the stream whenever a worker is free, until cancelled."""
         backoff = self.link.backoff("dispatch")
         while True:
             self.link.wakeup.clear()
             try:
-                await self._dispatch()
+                await self._dispatch(events)
                 backoff.succeeded()
             except DOWN_ERRORS as exc:
                 await self.link.pause(backoff.failed(exc))
                 continue
             await self.link.io(self.link.wakeup.wait())
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self, events: JobEvents) -> None:
         keys = self.link.keys
         while self._free_workers() > 0:
             item = self.head.pop(0) if self.head else self.line.pop()
@@ -73,11 +99,17 @@ class Dispatcher:
                 return
             job_id = item.job_id
             try:
-                async with self.link.redis.pipeline(transaction=True) as pipe:
-                    pipe.hset(keys.job(job_id), b"status", b"dispatched")
-                    pipe.expire(keys.job(job_id), self.link.job_ttl_s)
-                    pipe.xadd(keys.jobs, {b"job": job_id.encode()})
-                    await self.link.io(pipe.execute())
+                content = await asyncio.to_thread(self.read_inputs, item.content)
+                styles = [await asyncio.to_thread(self.read_inputs, path) for path in item.styles]
+            except OSError as exc:
+                log.error("job %s: its images cannot be read (%s); failing it", job_id, exc)
+                self.book.finished.add(job_id)
+                await report_event(events, JobFinished(job_id, WorkFailed(UNREADABLE)))
+                continue
+            fields = wire.job_fields(item, content, styles)
+            args: list[Any] = [self.link.job_ttl_s, job_id, *(part for pair in fields.items() for part in pair)]
+            try:
+                await self.link.io(self._send(keys=[keys.job(job_id), keys.jobs], args=args))
             except BaseException:
                 self.head.insert(0, item)  # keeps its place: first in line when Redis is back
                 raise

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import ResponseError
 
 from ..messages import JobEvent, JobFinished, Outcome, WorkFailed
-from ..queue import ENGINE_WAIT, IDLE_WAIT, JobEvents
+from ..queue import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
 from . import wire
 from .beats import BUSY, IDLE
 from .connection import DOWN_ERRORS, create_group
@@ -141,7 +141,7 @@ class EventReader:
             except (wire.WireError, TypeError) as exc:
                 log.warning("skipping an unreadable update of job %s: %s", job_id, exc)
                 return None
-        await _report(events, event)
+        await report_event(events, event)
         return job_id if isinstance(event, JobFinished) else None
 
     async def _outcome(self, job_id: str) -> Outcome:
@@ -151,11 +151,3 @@ class EventReader:
         except wire.WireError as exc:
             log.error("job %s: its result in Redis is unreadable or gone: %s", job_id, exc)
             return WorkFailed("The job's result was lost on its way back from the worker. Please try again.")
-
-
-async def _report(events: JobEvents, event: JobEvent) -> None:
-    """Tell the bot; its bookkeeping failing must never stop the queue (same rule as InProcessQueue)."""
-    try:
-        await events.on_event(event)
-    except Exception:
-        log.exception("handling %s failed", type(event).__name__)

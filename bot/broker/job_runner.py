@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ResponseError
+
 from ..messages import Outcome, WorkCancelled, WorkFailed, WorkProgress, WorkUpdate
 from . import scripts, wire
 from .beats import BUSY, IDLE
@@ -123,7 +125,7 @@ class JobRunner:
         elapsed = time.monotonic() - started
         status.set(busy_s=status.info.busy_s + elapsed, last_job_s=elapsed)
         if fate == "lost":
-            log.warning("job %s: another worker took it over while this one was unresponsive; dropped here", job_id)
+            log.warning("job %s: no longer this worker's (taken over, or lost by Redis); dropped here", job_id)
         elif fate == "stopping":
             await self.outcomes.hand_back(claim)
         else:
@@ -206,6 +208,10 @@ class JobRunner:
                 cancel.set()
         except DOWN_ERRORS:
             return True  # cannot tell while Redis is away: keep going; the result is stored once it is back
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            return False  # Redis lost the stream (restarted without its data): the bot sends the job again
         return bool(owned)
 
     async def _send(self, env: wire.Envelope) -> None:

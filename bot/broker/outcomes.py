@@ -84,7 +84,7 @@ class OutcomeStore:
         try:
             await self._handback(
                 keys=[self.keys.jobs],
-                args=[WORKERS_GROUP, self.worker_id, claim.entry_id, int(self.reclaim_after_s * 1000) + 1000],
+                args=[WORKERS_GROUP, self.worker_id, claim.entry_id, scripts.reclaimable_now_ms(self.reclaim_after_s)],
             )
             log.info("job %s: handed back for another worker (stopping)", claim.job_id)
         except DOWN_ERRORS:

@@ -5,7 +5,8 @@ only when a worker is free to take it, so the stream never holds a backlog: the 
 is the fair order, and `waiting()` (positions, ETAs) is exact. Workers report through the events
 stream, which the bot reads in a consumer group: an event is acknowledged only after the ledger
 handled it, so a restarted bot reads what it missed. This module is the facade and the commands;
-`dispatch`, `roster` and `event_reader` run its loops, and `keys`, `scripts` and `worker` hold the other half.
+`dispatch`, `roster`, `event_reader` and `audit` run its loops (`rescue` acts for workers seen dead), and
+`keys`, `scripts` and `worker` hold the other half.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..config import LimitsConfig, QueueConfig
 from ..messages import WorkItem
-from ..queue import JobEvents, QueueUnavailable, WaitHook, plain_wait
-from . import wire
+from ..payload import check_images, work_item_payload
+from ..queue import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
+from .audit import JobAudit
 from .beats import WorkerInfo
 from .connection import DOWN_ERRORS, connect, first_line, masked
 from .dispatch import Dispatcher
@@ -26,6 +29,7 @@ from .event_reader import REPORTED, EventReader
 from .following import Following, JobBook
 from .keys import Keys
 from .link import QueueLink
+from .rescue import DeadReaders
 from .roster import WorkerRoster
 
 if TYPE_CHECKING:
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("stylebot.broker")
 
 UNAVAILABLE = "The job queue is unavailable right now; please try again in a minute."
-#: How long a job's inputs and result stay in Redis: long enough for any wait in line.
+#: How long a job's inputs and result stay in Redis: longer than a job waits in the stream and runs.
 JOB_TTL_S = 24 * 3600
 
 
@@ -51,23 +55,29 @@ class RedisQueue:
         job_ttl_s: float = JOB_TTL_S,
         backoff_cap_s: float = 10.0,
         read_inputs: Callable[[Path], bytes] | None = None,
+        reclaim_after_s: float = QueueConfig.reclaim_after_s,
+        max_image_bytes: int = LimitsConfig.max_attachment_bytes,
     ) -> None:
         """`url` holds the password, if any (see `connection.redis_url`); it is logged masked.
 
         `poll_s`: how often the workers' heartbeats are read (free workers are also noticed at once
         through their events). `read_inputs` reads a job's image file (tests may substitute it).
+        `reclaim_after_s`: the workers' setting; it bounds how long a job Redis lost goes unnoticed.
+        `max_image_bytes`: the largest image the queue carries (`bot.payload`).
         """
         self.url = url
         self.keys = Keys(key_prefix)
-        self._read_inputs = read_inputs or Path.read_bytes
+        self.max_image_bytes = max_image_bytes
         self._link = QueueLink(
             connect(url), self.keys, wait_hook, job_ttl_s=int(job_ttl_s), backoff_cap_s=backoff_cap_s
         )
         self._book = JobBook()
         self.counters = self._book.counters
-        self._roster = WorkerRoster(self._link, poll_s)
-        self._dispatcher = Dispatcher(self._link, self._book, self._roster)
+        rescue = DeadReaders(self._link, reclaim_after_s=reclaim_after_s)
+        self._roster = WorkerRoster(self._link, poll_s, on_gone=rescue.hand_back)
+        self._dispatcher = Dispatcher(self._link, self._book, self._roster, read_inputs or Path.read_bytes)
         self._reader = EventReader(self._link, self._book, self._roster)
+        self._audit = JobAudit(self._link, self._book, self._dispatcher, reclaim_after_s=reclaim_after_s)
         self._cancels: set[str] = set()
         """Cancels not yet written to Redis (it was down): retried after each heartbeat poll."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -109,7 +119,8 @@ class RedisQueue:
         self._tasks = [
             asyncio.create_task(self._reader.run(events), name="stylebot-redis-events"),
             asyncio.create_task(self._roster.keep_polling(then=self._send_cancels), name="stylebot-redis-poll"),
-            asyncio.create_task(self._dispatcher.run(), name="stylebot-redis-dispatch"),
+            asyncio.create_task(self._dispatcher.run(events), name="stylebot-redis-dispatch"),
+            asyncio.create_task(self._audit.run(), name="stylebot-redis-audit"),
         ]
 
     async def close(self) -> None:
@@ -124,39 +135,38 @@ class RedisQueue:
 
     # -- JobQueue: commands ------------------------------------------------------------------------
 
+    def check_payload(self, images: Payload) -> None:
+        check_images(images, self.max_image_bytes)
+
     async def put(self, item: WorkItem) -> None:
         job_id = item.job_id
-        if self._dispatcher.holds(job_id) or job_id in self._book.following or job_id in self._book.finished:
+        if self._dispatcher.holds(job_id) or job_id in self._book.finished:
             return
-        link = self._link
+        followed = self._book.following.get(job_id)
+        if followed is not None:
+            followed.item = followed.item or item  # heard of from a worker first: now it can be sent again if lost
+            return
         try:
-            status, result, worker = await link.io(self._job_state(job_id))
-            if result == REPORTED:
-                # An earlier run of the bot handled its finished event: it never runs again.
-                self._book.finished.add(job_id)
-                return
-            if result is not None or status == b"done":
-                # Finished while this bot was away: its finished event is still unread in the
-                # events stream (acknowledged only once handled), so it arrives by itself.
-                self._book.following.setdefault(job_id, Following(item, started=True))
-                return
-            if status in (b"dispatched", b"running"):
-                # A worker holds it (this bot restarted): follow it, never run it twice.
-                self._book.following[job_id] = Following(
-                    item, started=status == b"running", worker=worker.decode() if worker else None
-                )
-                return
-            content = await asyncio.to_thread(self._read_inputs, item.content)
-            styles = [await asyncio.to_thread(self._read_inputs, path) for path in item.styles]
-            fields = wire.job_fields(item, content, styles)
-            async with link.redis.pipeline(transaction=True) as pipe:
-                mapping: dict[Any, Any] = {**fields, b"status": b"waiting"}
-                pipe.hset(self.keys.job(job_id), mapping=mapping)
-                pipe.expire(self.keys.job(job_id), link.job_ttl_s)
-                await link.io(pipe.execute())
+            status, result, worker = await self._link.io(self._job_state(job_id))
         except DOWN_ERRORS as exc:
             log.warning("job %s not queued: Redis unreachable (%s)", job_id, first_line(exc))
             raise QueueUnavailable(UNAVAILABLE) from None
+        if result == REPORTED:
+            # An earlier run of the bot handled its finished event: it never runs again.
+            self._book.finished.add(job_id)
+            return
+        if result is not None or status == b"done":
+            # Finished while this bot was away: its finished event is still unread in the
+            # events stream (acknowledged only once handled), so it arrives by itself.
+            self._book.following.setdefault(job_id, Following(item, started=True))
+            return
+        if status in (b"dispatched", b"running"):
+            # A worker holds it (this bot restarted): follow it, never run it twice.
+            self._book.following[job_id] = Following(
+                item, started=status == b"running", worker=worker.decode() if worker else None
+            )
+            return
+        self.check_payload(await asyncio.to_thread(work_item_payload, item))
         if job_id in self._dispatcher.line or job_id in self._book.following:
             return  # a concurrent put of the same job got there first
         self._dispatcher.push(item)

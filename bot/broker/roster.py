@@ -19,9 +19,11 @@ log = logging.getLogger("stylebot.broker")
 
 
 class WorkerRoster:
-    def __init__(self, link: QueueLink, poll_s: float) -> None:
+    def __init__(self, link: QueueLink, poll_s: float, on_gone: Callable[[list[str]], Awaitable[None]]) -> None:
+        """`on_gone`: told the workers whose heartbeat expired, once (before they leave the roll)."""
         self.link = link
         self.poll_s = poll_s
+        self.on_gone = on_gone
         self.workers: dict[str, WorkerInfo] = {}
         """The live workers' last heartbeats."""
         self.last_reached = 0.0
@@ -79,6 +81,7 @@ class WorkerRoster:
             except (ValueError, TypeError) as exc:
                 log.warning("unreadable heartbeat of worker %s: %s", worker_id, exc)
         if gone:
+            await self.on_gone(gone)  # first: if it fails, the next poll finds them gone again
             await self.link.io(redis.zrem(keys.workers, *gone))
         self.workers = {worker_id: info for worker_id, info in workers.items() if info.state in (IDLE, BUSY)}
         # Events that arrived while this poll was in flight are newer than what it read.

@@ -63,3 +63,45 @@ if back < 0 then back = 0 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[4], 'RETRYCOUNT', back, 'JUSTID')
 return 1
 """
+
+
+def reclaimable_now_ms(reclaim_after_s: float) -> int:
+    """An idle time (HANDBACK's ARGV) past `reclaim_after_s`: any worker's next XAUTOCLAIM takes the entry."""
+    return int(reclaim_after_s * 1000) + 1000
+
+
+#: A worker's heartbeat is gone while the job it read from the stream is still 'dispatched' (it died
+#: before starting it): hand the entry back as HANDBACK does, at once rather than after reclaim_after_s.
+#: A started job keeps the reclaim rule (its worker may only be slow). KEYS: jobs stream, job hash,
+#: the worker's heartbeat. ARGV: HANDBACK's, the consumer being the dead worker.
+RESCUE = (
+    """
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if redis.call('HGET', KEYS[2], 'status') ~= 'dispatched' then return 0 end
+"""
+    + HANDBACK
+)
+
+#: Hand a job to the workers: its hash (parameters and images) and its stream entry in one step, the
+#: entry's id kept in the hash so that the bot can tell later whether Redis still has it (JOB_STATE).
+#: KEYS: job hash, jobs stream. ARGV: ttl seconds, job id, then the hash's field/value items.
+DISPATCH = """
+local entry = redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], 'status', 'dispatched', 'entry', entry, unpack(fields))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return entry
+"""
+
+#: What Redis knows of a job the bot follows: 'result' (finished: its event is on its way), else its
+#: hash's status while its stream entry is still there, else 'lost' (no hash, or its entry is gone).
+#: KEYS: result hash, job hash, jobs stream.
+JOB_STATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'result' end
+local status = redis.call('HGET', KEYS[2], 'status')
+if not status then return 'lost' end
+local entry = redis.call('HGET', KEYS[2], 'entry')
+if entry and #redis.call('XRANGE', KEYS[3], entry, entry) == 0 then return 'lost' end
+return status
+"""

@@ -46,6 +46,8 @@ class Queue:
 
     async def close(self) -> None: ...
 
+    def check_payload(self, images: object) -> None: ...
+
     async def put(self, item: WorkItem) -> None:
         if self.refuse:
             raise QueueUnavailable("The job queue is unavailable right now; please try again in a minute.")

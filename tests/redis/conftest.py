@@ -55,7 +55,8 @@ async def local_workers(server: RedisServer, prefix: str) -> AsyncIterator[Local
 
 @pytest.fixture
 async def queue(server: RedisServer, prefix: str, recorder: Recorder) -> AsyncIterator[RedisQueue]:
-    redis_queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, backoff_cap_s=0.5)
+    # reclaim_after_s as the workers' in redis_helpers: the bot's audit of lost jobs derives from it.
+    redis_queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, backoff_cap_s=0.5, reclaim_after_s=2.0)
     await redis_queue.start(recorder)
     yield redis_queue
     await redis_queue.close()

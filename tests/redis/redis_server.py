@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,8 +93,15 @@ class RedisServer:
             self.process.wait(5)
         self.process = None
 
-    def restart(self, *, kill: bool = True) -> None:
+    def restart(self, *, kill: bool = True, lose_data: bool = False) -> None:
+        """`lose_data`: come back empty, as a server without persistence (or with its files lost) does."""
         self.stop(kill=kill)
+        if lose_data:
+            for path in self.folder.iterdir():
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.name != "redis.log":
+                    path.unlink()
         self.start()
 
     def client(self) -> redis.Redis:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ def png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+MAX_IMAGE_BYTES = 64 * 1024
+
 #: Virtual seconds per round of waiting: the queue's poll interval.
 POLL_STEP_S = 0.5
 
@@ -41,9 +44,9 @@ class World:
     def __init__(self, env: simcord.Env, bot: StyleBot) -> None:
         self.env = env
         self.bot = bot
-        guild = env.create_guild("Art club")
-        self.channel = guild.create_text_channel("art")
-        self.alice = guild.add_member(env.create_user("alice"))
+        self.guild = env.create_guild("Art club")
+        self.channel = self.guild.create_text_channel("art")
+        self.alice = self.guild.add_member(env.create_user("alice"))
 
     async def settle_until(self, condition: Callable[[], bool], timeout: float = 60.0) -> None:
         """The jobs run in another process: settle until `condition` holds.
@@ -66,7 +69,8 @@ async def world(tmp_path: Path, server: RedisServer, prefix: str, processes: Wor
     config = Config().with_values(
         bot={"progress_interval": 0.0},
         defaults={"size": 64, "iterations": 20},
-        limits={"cooldown_s": 0.0},
+        # 64 KiB: the largest image the bot takes, and so the largest the queue carries to a worker.
+        limits={"cooldown_s": 0.0, "max_attachment_bytes": MAX_IMAGE_BYTES},
         storage={"data_dir": str(tmp_path / "data")},
         queue={"backend": "redis", "redis_url": server.url, "key_prefix": prefix},
     )
@@ -154,3 +158,22 @@ async def test_while_redis_is_down_stylize_answers_privately_and_works_again_onc
     )
     [card] = accepted.followups
     await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Done")
+
+
+async def test_a_preset_larger_than_the_queue_carries_is_refused_privately_and_nothing_is_queued(world):
+    # A preset added while the limit was higher: intake checks uploads, not a preset's size again.
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (200, 200), os.urandom(200 * 200 * 3)).save(noise, "PNG")
+    assert len(noise.getvalue()) > MAX_IMAGE_BYTES
+    await world.bot.store.add_preset(world.guild.id, "huge", noise.getvalue(), world.alice.id, time.time())
+
+    refused = await world.alice.slash(
+        world.channel, "stylize", content=("cat.png", png(48, 32, (200, 120, 40))), preset="huge"
+    )
+
+    assert refused.ephemeral and refused.followups == [], "no public card"
+    assert refused.response.content.startswith("❌ The image preset huge is ")
+    assert refused.response.content.endswith(
+        "more than the 64 KiB the job queue carries to its workers; please use a smaller image."
+    )
+    assert world.bot.ledger.active_jobs() == [] and world.bot.queue.waiting() == []

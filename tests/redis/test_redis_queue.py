@@ -45,7 +45,8 @@ async def test_a_job_crosses_redis_with_its_images_and_comes_back(
     await wait_until(lambda: queue.workers_online() == 1, what="the worker's heartbeat")
     item = jobs.item(iterations=6)
     await queue.put(item)
-    # The worker has no access to the bot's files: everything it needs is in Redis.
+    # The worker has no access to the bot's files: everything it needs went to Redis with the job.
+    await wait_until(lambda: queue.counters.dispatched == 1, what="the dispatch")
     item.content.unlink()
     item.styles[0].unlink()
     await recorder.wait_finished([item.job_id])

@@ -1,0 +1,55 @@
+"""How large a job's images are, and the one rule for a queue that carries them to other machines.
+
+The Redis queue copies every image of a job into Redis for its worker; it takes none larger than
+`limits.max_attachment_bytes`, the largest image the bot takes from Discord. Intake's checks keep
+uploads under it already; a preset added under a higher limit, or a re-run of such a job, is caught
+here. The ledger asks before accepting a job (so only its member hears of it), and `put` asks again.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from .queue import PayloadTooLarge
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .jobs import NewJob
+    from .messages import WorkItem
+    from .queue import Payload
+
+
+def new_job_payload(new: NewJob) -> Payload:
+    """The images that go to a worker (blocking: a re-run's images are files)."""
+    images = [(new.content_name, new.content), *zip(new.style_names, new.styles, strict=True)]
+    return [(name, len(data) if isinstance(data, bytes) else os.path.getsize(data)) for name, data in images]
+
+
+def work_item_payload(item: WorkItem) -> Payload:
+    """The same for a job handed to the queue, whose images are the bot's files (blocking)."""
+    paths: list[tuple[str, Path]] = [("content", item.content)]
+    paths += [(f"style {index}", path) for index, path in enumerate(item.styles, 1)]
+    return [(f"{name} ({path.name})", os.path.getsize(path)) for name, path in paths]
+
+
+def format_bytes(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KiB"
+    return f"{count / (1024 * 1024):.1f} MiB"
+
+
+def check_images(images: Payload, max_image_bytes: int) -> None:
+    """PayloadTooLarge naming the first image larger than `max_image_bytes`."""
+    for name, size in images:
+        if size > max_image_bytes:
+            actual, limit = format_bytes(size), format_bytes(max_image_bytes)
+            if actual == limit:  # just over: rounded sizes would read "10 MiB, more than 10 MiB"
+                actual, limit = f"{size:,} bytes", f"{max_image_bytes:,} bytes"
+            raise PayloadTooLarge(
+                f"The image {name} is {actual}, more than the {limit} the job queue carries to its workers; "
+                "please use a smaller image."
+            )
