@@ -26,7 +26,7 @@ if first then
     -- the inputs are no longer needed: free their memory now rather than at the TTL
     local drop = {}
     for _, name in ipairs(redis.call('HKEYS', KEYS[4])) do
-      if name == 'content' or string.sub(name, 1, 6) == 'style:' then drop[#drop + 1] = name end
+      if name == 'content' or name == 'init' or string.sub(name, 1, 6) == 'style:' then drop[#drop + 1] = name end
     end
     if #drop > 0 then redis.call('HDEL', KEYS[4], unpack(drop)) end
     redis.call('HSET', KEYS[4], 'status', 'done')

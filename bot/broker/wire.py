@@ -75,8 +75,11 @@ def options_from_json(data: dict[str, Any]) -> StyleOptions:
 # -- the job: parameters and input bytes -------------------------------------------------------
 
 
-def job_fields(item: WorkItem, content: bytes, styles: list[bytes]) -> Fields:
-    """The job hash the bot writes at `put`: everything a worker on another machine needs."""
+def job_fields(item: WorkItem, content: bytes, styles: list[bytes], init: bytes | None = None) -> Fields:
+    """The job hash the bot writes at dispatch: everything a worker on another machine needs.
+
+    `init`: the bytes of `item.init` (an upscale's starting image), given exactly when it has one.
+    """
     meta = {
         "job_id": item.job_id,
         "options": options_to_json(item.options),
@@ -86,10 +89,13 @@ def job_fields(item: WorkItem, content: bytes, styles: list[bytes]) -> Fields:
         "owner_id": item.owner_id,
         "content_name": item.content.name,
         "style_names": [path.name for path in item.styles],
+        "init_name": item.init.name if item.init is not None else None,
     }
     out: Fields = {b"item": _json(meta), b"content": content}
     for index, data in enumerate(styles):
         out[f"style:{index}".encode()] = data
+    if init is not None:
+        out[b"init"] = init
     return out
 
 
@@ -100,6 +106,7 @@ class JobInputs:
     meta: dict[str, Any]
     content: bytes
     styles: list[bytes]
+    init: bytes | None = None
 
     @property
     def job_id(self) -> str:
@@ -114,6 +121,10 @@ class JobInputs:
             path = folder / f"style{index}-{Path(name).name}"
             path.write_bytes(data)
             styles.append(path)
+        init = None
+        if self.init is not None:
+            init = folder / ("init-" + Path(self.meta["init_name"]).name)
+            init.write_bytes(self.init)
         return WorkItem(
             job_id=self.job_id,
             content=content,
@@ -123,6 +134,7 @@ class JobInputs:
             max_pixels=int(self.meta["max_pixels"]),
             guild_id=self.meta["guild_id"],
             owner_id=int(self.meta["owner_id"]),
+            init=init,
         )
 
 
@@ -138,7 +150,11 @@ def job_inputs(data: Fields) -> JobInputs:
     ]
     if len(styles) != len(meta["style_names"]):
         raise WireError("missing style image")
-    return JobInputs(meta, content, styles)
+    # .get: a job written by an older bot has no init_name (it sent no init image).
+    init = data.get(b"init") if meta.get("init_name") is not None else None
+    if meta.get("init_name") is not None and init is None:
+        raise WireError("missing init image")
+    return JobInputs(meta, content, styles, init)
 
 
 def work_item_from_job(data: Fields) -> WorkItem:
@@ -153,6 +169,7 @@ def work_item_from_job(data: Fields) -> WorkItem:
         max_pixels=int(meta["max_pixels"]),
         guild_id=meta["guild_id"],
         owner_id=int(meta["owner_id"]),
+        init=Path(meta["init_name"]) if meta.get("init_name") is not None else None,
     )
 
 

@@ -8,14 +8,16 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from redis_engines import CRASH_SEED
-from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses
+from PIL import Image
+from redis_engines import CRASH_SEED, SleepyEngine, pixel_digest
+from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses, png
 from redis_server import RedisServer
 
 from bot.broker.beats import WorkerInfo
 from bot.broker.queue import UNAVAILABLE, RedisQueue
 from bot.messages import JobStarted, WorkCancelled, WorkFailed, WorkProgress, WorkResult
 from bot.queue import QueueUnavailable
+from bot.worker import EngineWorker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,6 +67,35 @@ async def test_a_job_crosses_redis_with_its_images_and_comes_back(
     info = queue.workers()[0]
     assert info.iterations == 6 and info.busy_s > 0 and info.state == "idle"
     assert queue.worker_last_beat > time.time() - 5
+
+
+async def test_an_upscale_crosses_redis_with_its_init_image_and_the_engine_starts_from_it(
+    server: RedisServer,
+    queue: RedisQueue,
+    local_workers: LocalWorkers,
+    recorder: Recorder,
+    jobs: Jobs,
+) -> None:
+    worker = local_workers.spawn()
+    await wait_until(lambda: queue.workers_online() == 1, what="the worker's heartbeat")
+    init = jobs.folder / "init"  # the name the bot's store gives an upscale's starting image
+    init.write_bytes(png(40, 24, (10, 200, 90)))
+    item = jobs.item(size=80, init=init)
+    await queue.put(item)
+    await wait_until(lambda: queue.counters.dispatched == 1, what="the dispatch")
+    for path in (item.content, item.styles[0], init):
+        path.unlink()  # the worker has only what crossed Redis
+    await recorder.wait_finished([item.job_id])
+
+    assert isinstance(recorder.finished()[item.job_id][0].outcome, WorkResult)
+    assert isinstance(worker.engine, EngineWorker) and isinstance(worker.engine.engine, SleepyEngine)
+    [received] = worker.engine.engine.inits
+    assert received is not None, "the engine started from the content, not the image to upscale"
+    assert received.size == (40, 24)
+    assert pixel_digest(received) == pixel_digest(Image.new("RGB", (40, 24), (10, 200, 90)))
+    # Freed with the other inputs once the result is stored.
+    kept = set(server.client().hkeys(queue.keys.job(item.job_id)))
+    assert b"item" in kept and not {b"content", b"style:0", b"init"} & kept
 
 
 async def test_two_worker_processes_drain_20_jobs_each_exactly_once(

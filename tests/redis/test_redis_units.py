@@ -44,7 +44,25 @@ def test_a_job_round_trips_with_its_image_bytes(tmp_path: Path) -> None:
     assert back.options == item.options and back.guild_id is None and back.owner_id == 5
     assert back.content.read_bytes() == item.content.read_bytes() and back.content.parent == worker_side
     assert [p.read_bytes() for p in back.styles] == [p.read_bytes() for p in item.styles]
+    assert back.init is None
     assert wire.work_item_from_job(fields).options == item.options
+
+
+def test_an_upscale_round_trips_with_its_init_image_and_one_without_it_is_refused(tmp_path: Path) -> None:
+    jobs = Jobs(tmp_path / "store")
+    init = jobs.folder / "init"
+    init.write_bytes(b"\x89PNG the parent's result")
+    item = jobs.item(init=init)
+    fields = wire.job_fields(item, item.content.read_bytes(), [item.styles[0].read_bytes()], init.read_bytes())
+    worker_side = tmp_path / "elsewhere"
+    worker_side.mkdir()
+    back = wire.job_inputs(fields).work_item(worker_side)
+    assert back.init is not None and back.init.parent == worker_side
+    assert back.init.read_bytes() == init.read_bytes()
+    assert wire.work_item_from_job(fields).init == init.relative_to(jobs.folder)
+    del fields[b"init"]  # expired or evicted: the job cannot be run as asked
+    with pytest.raises(wire.WireError, match="missing init image"):
+        wire.job_inputs(fields)
 
 
 def test_options_with_tuples_survive_json() -> None:
