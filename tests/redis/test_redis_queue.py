@@ -131,13 +131,16 @@ async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
     recorder: Recorder,
     jobs: Jobs,
 ) -> None:
-    first = processes.spawn(engine="real", reclaim_s=2.0)
-    await wait_until(lambda: queue.workers_online() == 1, 60, "the first worker")
-    item = jobs.item(size=64, iterations=40)
+    # 40 iterations of 0.5 s: the first worker cannot finish before the kill below (the second starts in
+    # about a second), and the second, 50 times faster, runs it again in well under a second.
+    first = processes.spawn(iteration_s=0.5, reclaim_s=2.0)
+    await wait_until(lambda: queue.workers_online() == 1, 30, "the first worker")
+    item = jobs.item(iterations=40)
     await queue.put(item)
     await recorder.wait(lambda: len(recorder.updates(item.job_id)) >= 2, what="the job to be running")
-    second = processes.spawn(engine="real", reclaim_s=2.0)
-    await wait_until(lambda: queue.workers_online() == 2, 60, "the second worker")
+    second = processes.spawn(iteration_s=0.01, reclaim_s=2.0)
+    await wait_until(lambda: queue.workers_online() == 2, 30, "the second worker")
+    assert item.job_id not in recorder.finished(), "the kill must come mid-job"
     first.kill()  # SIGKILL: no goodbye, no hand-back; its entry stays pending until reclaimed
     first.wait(10)
     await recorder.wait_finished([item.job_id], limit_s=60)
