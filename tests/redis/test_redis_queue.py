@@ -14,6 +14,7 @@ from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses, png
 from redis_server import RedisServer
 
 from bot.broker.beats import WorkerInfo
+from bot.broker.keys import WORKERS_GROUP
 from bot.broker.queue import UNAVAILABLE, RedisQueue
 from bot.messages import JobStarted, WorkCancelled, WorkFailed, WorkProgress, WorkResult
 from bot.queue import QueueUnavailable
@@ -125,7 +126,8 @@ async def test_two_worker_processes_drain_20_jobs_each_exactly_once(
     assert client.xpending(f"{queue.keys.prefix}:jobs", "workers")["pending"] == 0
 
 
-async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
+async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once_and_it_leaves_the_group(
+    server: RedisServer,
     queue: RedisQueue,
     processes: WorkerProcesses,
     recorder: Recorder,
@@ -141,6 +143,7 @@ async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
     second = processes.spawn(iteration_s=0.01, reclaim_s=2.0)
     await wait_until(lambda: queue.workers_online() == 2, 30, "the second worker")
     assert item.job_id not in recorder.finished(), "the kill must come mid-job"
+    [dead] = [info.id for info in queue.workers() if info.pid == first.pid]
     first.kill()  # SIGKILL: no goodbye, no hand-back; its entry stays pending until reclaimed
     first.wait(10)
     await recorder.wait_finished([item.job_id], limit_s=60)
@@ -152,6 +155,14 @@ async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
     assert "taken over" in processes.log(1)
     await wait_until(lambda: queue.workers_online() == 1, 10, "the dead worker to drop off")
     assert second.poll() is None
+    # Redis forgets the dead worker too: its name does not stay among the stream's readers for good.
+    client = server.client()
+
+    def readers() -> set[str]:
+        return {c["name"].decode() for c in client.xinfo_consumers(queue.keys.jobs, WORKERS_GROUP)}
+
+    await wait_until(lambda: dead not in readers(), 10, "the dead worker to leave the group")
+    assert len(readers()) == 1
 
 
 async def test_redis_restarted_mid_queue_with_aof_loses_nothing(
@@ -384,6 +395,7 @@ async def test_a_restarted_bot_follows_a_running_job_instead_of_running_it_twice
 
 
 async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
+    server: RedisServer,
     queue: RedisQueue,
     processes: WorkerProcesses,
     recorder: Recorder,
@@ -394,8 +406,9 @@ async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
     item = jobs.item(iterations=60)
     await queue.put(item)
     await recorder.wait(lambda: len(recorder.updates(item.job_id)) >= 2, what="the job to run")
-    processes.spawn(iteration_s=0.01, reclaim_s=30.0, max_deliveries=1)
+    second = processes.spawn(iteration_s=0.01, reclaim_s=30.0, max_deliveries=1)
     await wait_until(lambda: queue.workers_online() == 2, 30, "the second worker")
+    [second_id] = [info.id for info in queue.workers() if info.pid == second.pid]
     stopped = time.monotonic()
     first.terminate()
     assert first.wait(10) == 0
@@ -404,3 +417,10 @@ async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
     await recorder.wait_finished([item.job_id], limit_s=15)
     assert isinstance(recorder.finished()[item.job_id][0].outcome, WorkResult)
     assert "handed back" in processes.log(0)
+    # Once its handed-back job is taken over, the stopped worker's name leaves the group as a dead one's does.
+    client = server.client()
+    await wait_until(
+        lambda: [c["name"] for c in client.xinfo_consumers(queue.keys.jobs, WORKERS_GROUP)] == [second_id.encode()],
+        10,
+        "the stopped worker to leave the group",
+    )
