@@ -106,6 +106,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 def work(config: Config, *, device: str | None, threads: int | None) -> int:
     """`stylebot worker`: serve the Redis queue until SIGINT or SIGTERM."""
+    try:
+        _stop_on_sigterm()  # in the try: a SIGTERM just after it is installed is a KeyboardInterrupt too
+        return _work(config, device=device, threads=threads)
+    except KeyboardInterrupt:  # a stop before the event loop took the signals over: no job was taken yet
+        return 0
+
+
+def _work(config: Config, *, device: str | None, threads: int | None) -> int:
     from stylecore.errors import StyleCoreError
 
     from .broker.connection import redis_url
@@ -123,15 +131,12 @@ def work(config: Config, *, device: str | None, threads: int | None) -> int:
         print(f"stylebot: cannot read [queue] redis_url_file: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(config.bot.log_level, secrets=_url_secrets(url))
-    _stop_on_sigterm()
     log.info("stylebot worker starting: loading the engine")
     try:
         return run_worker(config, device=device, threads=threads)
     except StyleCoreError as exc:  # e.g. --device cuda:1 on a machine with one GPU
         print(f"stylebot: [engine] {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # stopped while PyTorch loaded, before any job was taken
-        return 0
 
 
 def _stop_on_sigterm() -> None:
@@ -168,8 +173,8 @@ def run(config: Config, token: str) -> int:
         print(f"stylebot: cannot read [queue] redis_url_file: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     setup_logging(config.bot.log_level, secrets=secrets)
-    _stop_on_sigterm()
     try:
+        _stop_on_sigterm()  # in the try: a SIGTERM just after it is installed is a KeyboardInterrupt too
         bot = create_bot(config)
     except StyleCoreError as exc:  # e.g. [engine] device = "cuda" on a machine without CUDA
         print(f"stylebot: [engine] {exc}", file=sys.stderr)

@@ -2,8 +2,9 @@
 
 The Redis queue copies every image of a job into Redis for its worker; it takes none larger than
 `limits.max_attachment_bytes`, the largest image the bot takes from Discord. Intake's checks keep
-uploads under it already; a preset added under a higher limit, or a re-run of such a job, is caught
-here. The ledger asks before accepting a job (so only its member hears of it), and `put` asks again.
+uploads under it already; a preset added under a higher limit, a re-run of such a job, or an upscale
+of a result larger than it (results are bound by the upload limit instead) is caught here. The
+ledger asks before accepting a job (so only its member hears of it), and `put` asks again.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ if TYPE_CHECKING:
     from .messages import WorkItem
     from .queue import Payload
 
+#: How a refusal names an upscale's starting image (the parent job's result).
+INIT_NAME = "to upscale"
+
 
 def new_job_payload(new: NewJob) -> Payload:
     """The images that go to a worker (blocking: a re-run's images are files)."""
     images = [(new.content_name, new.content), *zip(new.style_names, new.styles, strict=True)]
+    if new.init is not None:
+        images.append((INIT_NAME, new.init))
     return [(name, len(data) if isinstance(data, bytes) else os.path.getsize(data)) for name, data in images]
 
 
@@ -31,6 +37,8 @@ def work_item_payload(item: WorkItem) -> Payload:
     """The same for a job handed to the queue, whose images are the bot's files (blocking)."""
     paths: list[tuple[str, Path]] = [("content", item.content)]
     paths += [(f"style {index}", path) for index, path in enumerate(item.styles, 1)]
+    if item.init is not None:
+        paths.append((INIT_NAME, item.init))
     return [(f"{name} ({path.name})", os.path.getsize(path)) for name, path in paths]
 
 

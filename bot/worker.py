@@ -7,7 +7,6 @@ thread, with only small, copied data (encoded previews, the encoded result).
 
 from __future__ import annotations
 
-import io
 import logging
 import queue
 import threading
@@ -19,13 +18,13 @@ from typing import Any, Protocol
 from PIL import Image
 
 from stylecore.errors import Cancelled, ImageError, OptionsError, OutOfMemoryError, StyleCoreError
-from stylecore.images import encode_image, load_image
+from stylecore.images import load_image
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
-from stylecore.timelapse import encode_timelapse
 
 from .limits import SIZE
-from .messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult, WorkRetry, WorkUpdate
+from .messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkRetry, WorkUpdate
+from .worker_output import encode_and_drop_preview, encode_preview, work_result
 
 log = logging.getLogger("stylebot.worker")
 
@@ -33,9 +32,7 @@ log = logging.getLogger("stylebot.worker")
 IDLE_BEAT_S = 1.0
 #: After an out-of-memory error the job is tried once more at this fraction of the size.
 OOM_RETRY_SCALE = 0.75
-PREVIEW_MAX_SIDE = 512
 WARM_UP_SIZE = 64
-PREVIEW_QUALITY = 80
 #: How long `stop` waits for the thread: a model load cannot be interrupted, a job stops within an iteration.
 STOP_TIMEOUT_S = 60.0
 
@@ -152,7 +149,7 @@ class EngineWorker:
         options = StyleOptions(size=WARM_UP_SIZE, iterations=2, multiscale=False, progress_every=1, preview_every=1)
         try:
             # Encoding previews too: the first job's first preview must not pay for it either.
-            self.engine.stylize(grey, [blue], options, progress=_encode_and_drop_preview, cancel=self._stopping)
+            self.engine.stylize(grey, [blue], options, progress=encode_and_drop_preview, cancel=self._stopping)
         except Cancelled:
             return
         except Exception as exc:  # noqa: BLE001  # a failed warm-up only means a slower first job
@@ -184,19 +181,7 @@ class EngineWorker:
                         f"The GPU ran out of memory at {item.options.size} px and again at {smaller} px. "
                         "Try a smaller size."
                     )
-            encoded = encode_image(result.image, "png", max_bytes=item.max_result_bytes)
-            return WorkResult(
-                encoded.data,
-                encoded.extension,
-                encoded.width,
-                encoded.height,
-                result.options,
-                result.iterations,
-                result.elapsed,
-                result.stopped,
-                result.device,
-                timelapse=_encode_timelapse(item, result),
-            )
+            return work_result(item, result)
         except Cancelled:
             return WorkCancelled()
         except (ImageError, OptionsError) as exc:
@@ -234,7 +219,7 @@ class EngineWorker:
                         record.height,
                         record.elapsed,
                         record.eta,
-                        preview=_encode_preview(record.preview),
+                        preview=encode_preview(record.preview),
                         tile=record.tile,
                         tiles=record.tiles,
                     )
@@ -246,29 +231,3 @@ class EngineWorker:
         return self.engine.stylize(
             content, styles, replace(options, progress_every=1), init_image=init, progress=progress, cancel=task.cancel
         )
-
-
-def _encode_timelapse(item: WorkItem, result: StyleResult) -> tuple[bytes, str] | None:
-    """The run as an animated image within the upload limit; None without frames, or when none fit."""
-    if len(result.frames) < 2:
-        return None
-    try:
-        encoded = encode_timelapse(result.frames, max_bytes=item.max_result_bytes)
-    except OptionsError as exc:  # a result is still a result: the card just offers no timelapse
-        log.warning("job %s: no timelapse: %s", item.job_id, exc)
-        return None
-    return encoded.data, encoded.extension
-
-
-def _encode_and_drop_preview(record: Progress) -> None:
-    _encode_preview(record.preview)
-
-
-def _encode_preview(image: Image.Image | None) -> bytes | None:
-    if image is None:
-        return None
-    preview = image.convert("RGB")
-    preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
-    buffer = io.BytesIO()
-    preview.save(buffer, "JPEG", quality=PREVIEW_QUALITY)
-    return buffer.getvalue()

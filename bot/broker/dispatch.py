@@ -101,12 +101,13 @@ class Dispatcher:
             try:
                 content = await asyncio.to_thread(self.read_inputs, item.content)
                 styles = [await asyncio.to_thread(self.read_inputs, path) for path in item.styles]
+                init = None if item.init is None else await asyncio.to_thread(self.read_inputs, item.init)
             except OSError as exc:
                 log.error("job %s: its images cannot be read (%s); failing it", job_id, exc)
                 self.book.finished.add(job_id)
                 await report_event(events, JobFinished(job_id, WorkFailed(UNREADABLE)))
                 continue
-            fields = wire.job_fields(item, content, styles)
+            fields = wire.job_fields(item, content, styles, init)
             args: list[Any] = [self.link.job_ttl_s, job_id, *(part for pair in fields.items() for part in pair)]
             try:
                 await self.link.io(self._send(keys=[keys.job(job_id), keys.jobs], args=args))

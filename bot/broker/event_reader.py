@@ -14,7 +14,7 @@ from redis.exceptions import ResponseError
 
 from ..messages import JobEvent, JobFinished, Outcome, WorkFailed
 from ..queue import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
-from . import wire
+from . import wire, wire_events
 from .beats import BUSY, IDLE
 from .connection import DOWN_ERRORS, create_group
 from .following import Following
@@ -101,14 +101,14 @@ class EventReader:
         if not fields:
             return None  # deleted before it was read
         try:
-            env = wire.parse_envelope(fields)
+            env = wire_events.parse_envelope(fields)
         except wire.WireError as exc:
             log.warning("skipping an unreadable job event: %s", exc)
             return None
         self.book.counters.events += 1
         job_id = env.job_id
         worker_id = fields.get(b"wid", b"").decode()
-        if env.kind == wire.FINISHED and worker_id:
+        if env.kind == wire_events.FINISHED and worker_id:
             self.roster.touch(worker_id, IDLE)
             self.link.wakeup.set()
         if job_id in self.book.dropped or job_id in self.book.finished:
@@ -117,27 +117,27 @@ class EventReader:
         # A job this bot does not know yet (it restarted and the ledger has not put it again) is
         # running: a worker talks about it.
         job = self.book.following.setdefault(job_id, Following(None, started=True))
-        if env.attempt < job.attempt and env.kind != wire.FINISHED:
+        if env.attempt < job.attempt and env.kind != wire_events.FINISHED:
             # A worker presumed dead still talking about an attempt that was run again elsewhere.
             self.book.counters.stale_dropped += 1
             return None
         event: JobEvent
-        if env.kind == wire.STARTED:
+        if env.kind == wire_events.STARTED:
             if job.attempt and env.attempt == job.attempt:
                 self.book.counters.duplicates_dropped += 1
                 return None
             job.started, job.attempt, job.worker = True, env.attempt, env.worker
             if worker_id:
                 self.roster.touch(worker_id, BUSY)
-            event = wire.event_from_envelope(env)
-        elif env.kind == wire.FINISHED:
+            event = wire_events.event_from_envelope(env)
+        elif env.kind == wire_events.FINISHED:
             outcome = await self._outcome(job_id)
             self.book.finished.add(job_id)
             self.book.following.pop(job_id, None)
             event = JobFinished(job_id, outcome)
         else:
             try:
-                event = wire.event_from_envelope(env)
+                event = wire_events.event_from_envelope(env)
             except (wire.WireError, TypeError) as exc:
                 log.warning("skipping an unreadable update of job %s: %s", job_id, exc)
                 return None

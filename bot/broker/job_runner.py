@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import ResponseError
 
 from ..messages import Outcome, WorkCancelled, WorkFailed, WorkProgress, WorkUpdate
-from . import scripts, wire
+from . import scripts, wire, wire_events
 from .beats import BUSY, IDLE
 from .connection import DOWN_ERRORS, first_line
 from .keys import WORKERS_GROUP
@@ -117,7 +117,7 @@ class JobRunner:
             attempt = int((await pipe.execute())[0])
         status.set(state=BUSY, job=job_id)
         await status.beat()
-        await self._send(wire.envelope(wire.STARTED, job_id, status.info.name, attempt))
+        await self._send(wire_events.envelope(wire_events.STARTED, job_id, status.info.name, attempt))
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f"stylebot-{job_id}-") as folder:
             item = await asyncio.to_thread(inputs.work_item, Path(folder))
@@ -195,8 +195,8 @@ class JobRunner:
                 if message is not None and fate == "done":
                     if isinstance(message, WorkProgress):
                         self.status.set(iterations=self.status.info.iterations + 1)
-                    kind = wire.PROGRESS if isinstance(message, WorkProgress) else wire.RETRY
-                    await self._send(wire.envelope(kind, claim.job_id, self.status.info.name, attempt, message))
+                    kind = wire_events.PROGRESS if isinstance(message, WorkProgress) else wire_events.RETRY
+                    await self._send(wire_events.envelope(kind, claim.job_id, self.status.info.name, attempt, message))
         finally:
             self._current = None
 
@@ -214,7 +214,7 @@ class JobRunner:
             return False  # Redis lost the stream (restarted without its data): the bot sends the job again
         return bool(owned)
 
-    async def _send(self, env: wire.Envelope) -> None:
+    async def _send(self, env: wire_events.Envelope) -> None:
         """Progress is best effort: one lost while Redis is away is superseded by the next."""
         try:
             entry: dict[Any, Any] = {**env.to_fields(), b"wid": self.worker_id.encode()}

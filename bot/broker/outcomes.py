@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..messages import Outcome, WorkFailed, WorkResult
-from . import scripts, wire
+from . import scripts, wire, wire_events
 from .connection import DOWN_ERRORS, Backoff
 from .keys import WORKERS_GROUP
 
@@ -50,7 +50,7 @@ class OutcomeStore:
 
         `announce`: also add the finished event for the bot (not for a job it finished itself)."""
         result = [part for pair in wire.outcome_fields(outcome).items() for part in pair]
-        event = wire.envelope(wire.FINISHED, claim.job_id, self.worker_name, attempt).to_fields()
+        event = wire_events.envelope(wire_events.FINISHED, claim.job_id, self.worker_name, attempt).to_fields()
         event[b"wid"] = self.worker_id.encode()
         args: list[Any] = [
             claim.entry_id,

@@ -74,7 +74,7 @@ class RedisQueue:
         self._book = JobBook()
         self.counters = self._book.counters
         rescue = DeadReaders(self._link, reclaim_after_s=reclaim_after_s)
-        self._roster = WorkerRoster(self._link, poll_s, on_gone=rescue.hand_back)
+        self._roster = WorkerRoster(self._link, poll_s, rescue)
         self._dispatcher = Dispatcher(self._link, self._book, self._roster, read_inputs or Path.read_bytes)
         self._reader = EventReader(self._link, self._book, self._roster)
         self._audit = JobAudit(self._link, self._book, self._dispatcher, reclaim_after_s=reclaim_after_s)

@@ -1,4 +1,5 @@
-"""Jobs a worker read from the stream but never started, handed back as soon as its heartbeat is gone.
+"""What a dead worker leaves in the jobs stream: the jobs it read but never started, handed back as soon
+as its heartbeat is gone, and its name among the group's consumers, removed once it holds no entry.
 
 XREADGROUP makes the worker that read an entry its owner: no other worker reads it again, and without
 this the job would wait `reclaim_after_s` for XAUTOCLAIM while other workers sit idle (and the
@@ -6,6 +7,10 @@ dispatcher, counting it as in the stream, sends them nothing). The roster calls 
 workers whose heartbeat expired; `scripts.RESCUE` checks in one step that the heartbeat is still gone and
 the job still 'dispatched', then makes the entry reclaimable at once, its delivery not counted (the job
 never ran, so it cannot be what killed the worker). A started job keeps the reclaim rule.
+
+Redis keeps a consumer in its group until told otherwise, so without `forget` every worker that ever
+ran would stay listed (XINFO CONSUMERS) for good. Deleting one drops the entries it still holds, so a
+dead worker is deleted only once another worker has taken them over (`scripts.FORGET`, one step).
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ class DeadReaders:
         self.link = link
         self.idle_ms = scripts.reclaimable_now_ms(reclaim_after_s)
         self._rescue = link.redis.register_script(scripts.RESCUE)
+        self._forget = link.redis.register_script(scripts.FORGET)
+        self.leaving: set[str] = set()
+        """Dead workers still among the group's consumers: tried again by every `forget`."""
 
     async def hand_back(self, worker_ids: list[str]) -> None:
+        self.leaving.update(worker_ids)
         for worker_id in worker_ids:
             try:
                 await self._hand_back(worker_id)
@@ -41,6 +50,21 @@ class DeadReaders:
                 if "NOGROUP" not in str(exc):
                     raise
                 return  # Redis lost the stream: the audit puts its jobs back
+
+    async def forget(self) -> None:
+        """Take out of the group the dead workers that hold no entry any more."""
+        keys = self.link.keys
+        for worker_id in list(self.leaving):
+            try:
+                done = await self.link.io(
+                    self._forget(keys=[keys.jobs, keys.worker(worker_id)], args=[WORKERS_GROUP, worker_id])
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                done = 1  # Redis lost the group, and its consumers with it
+            if done != 0:
+                self.leaving.discard(worker_id)
 
     async def _hand_back(self, worker_id: str) -> None:
         redis, keys = self.link.redis, self.link.keys

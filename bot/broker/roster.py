@@ -14,16 +14,18 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from .link import QueueLink
+    from .rescue import DeadReaders
 
 log = logging.getLogger("stylebot.broker")
 
 
 class WorkerRoster:
-    def __init__(self, link: QueueLink, poll_s: float, on_gone: Callable[[list[str]], Awaitable[None]]) -> None:
-        """`on_gone`: told the workers whose heartbeat expired, once (before they leave the roll)."""
+    def __init__(self, link: QueueLink, poll_s: float, dead: DeadReaders) -> None:
+        """`dead`: told the workers whose heartbeat expired, once (before they leave the roll), and asked
+        after every poll to clear what they left once it can."""
         self.link = link
         self.poll_s = poll_s
-        self.on_gone = on_gone
+        self.dead = dead
         self.workers: dict[str, WorkerInfo] = {}
         """The live workers' last heartbeats."""
         self.last_reached = 0.0
@@ -81,8 +83,9 @@ class WorkerRoster:
             except (ValueError, TypeError) as exc:
                 log.warning("unreadable heartbeat of worker %s: %s", worker_id, exc)
         if gone:
-            await self.on_gone(gone)  # first: if it fails, the next poll finds them gone again
+            await self.dead.hand_back(gone)  # first: if it fails, the next poll finds them gone again
             await self.link.io(redis.zrem(keys.workers, *gone))
+        await self.dead.forget()
         self.workers = {worker_id: info for worker_id, info in workers.items() if info.state in (IDLE, BUSY)}
         # Events that arrived while this poll was in flight are newer than what it read.
         self._touched = {wid: touched for wid, touched in self._touched.items() if touched[0] > seq}

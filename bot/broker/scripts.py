@@ -26,7 +26,7 @@ if first then
     -- the inputs are no longer needed: free their memory now rather than at the TTL
     local drop = {}
     for _, name in ipairs(redis.call('HKEYS', KEYS[4])) do
-      if name == 'content' or string.sub(name, 1, 6) == 'style:' then drop[#drop + 1] = name end
+      if name == 'content' or name == 'init' or string.sub(name, 1, 6) == 'style:' then drop[#drop + 1] = name end
     end
     if #drop > 0 then redis.call('HDEL', KEYS[4], unpack(drop)) end
     redis.call('HSET', KEYS[4], 'status', 'done')
@@ -81,6 +81,19 @@ if redis.call('HGET', KEYS[2], 'status') ~= 'dispatched' then return 0 end
 """
     + HANDBACK
 )
+
+#: Take a dead worker's name out of the workers' group, once it holds no entry: the entries it read
+#: are handed back (RESCUE) or reclaimed by other workers first, since DELCONSUMER drops what it holds.
+#: KEYS: jobs stream, the worker's heartbeat. ARGV: group, consumer.
+#: Returns 1 when it is gone from the group (or there is no stream), 0 while it still holds entries,
+#: -1 when its heartbeat is back (a worker cut off for a while, not dead).
+FORGET = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
 
 #: Hand a job to the workers: its hash (parameters and images) and its stream entry in one step, the
 #: entry's id kept in the hash so that the bot can tell later whether Redis still has it (JOB_STATE).

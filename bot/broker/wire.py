@@ -2,7 +2,8 @@
 
 Redis hashes and stream entries hold binary-safe fields, so images travel as they are (no base64),
 next to a `data` field with the rest as JSON. Everything decodes back into the very dataclasses the
-in-process queue passes around, so the ledger cannot tell the backends apart.
+in-process queue passes around, so the ledger cannot tell the backends apart. This module holds the
+job (its hash) and its outcome (the result hash); `wire_events` the events that tell the bot about them.
 """
 
 from __future__ import annotations
@@ -15,35 +16,26 @@ from typing import Any
 from stylecore.options import StyleOptions
 
 from ..messages import (
-    JobEvent,
-    JobFinished,
-    JobStarted,
-    JobUpdated,
     Outcome,
     WorkCancelled,
     WorkFailed,
     WorkItem,
-    WorkProgress,
     WorkResult,
-    WorkRetry,
-    WorkUpdate,
 )
 
 Fields = dict[bytes, bytes]
 """A Redis hash or stream entry as the client returns it (decode_responses=False)."""
-
-STARTED, PROGRESS, RETRY, FINISHED = "started", "progress", "retry", "finished"
 
 
 class WireError(ValueError):
     """A record in Redis that this code cannot read (another version, or damaged)."""
 
 
-def _json(data: Any) -> bytes:
+def dump_json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def _load(raw: bytes | None) -> Any:
+def load_json(raw: bytes | None) -> Any:
     if raw is None:
         raise WireError("missing data field")
     try:
@@ -52,7 +44,7 @@ def _load(raw: bytes | None) -> Any:
         raise WireError(f"bad JSON: {exc}") from None
 
 
-def _text(fields_: Fields, name: str) -> str:
+def text_field(fields_: Fields, name: str) -> str:
     raw = fields_.get(name.encode())
     if raw is None:
         raise WireError(f"missing field {name!r}")
@@ -75,8 +67,11 @@ def options_from_json(data: dict[str, Any]) -> StyleOptions:
 # -- the job: parameters and input bytes -------------------------------------------------------
 
 
-def job_fields(item: WorkItem, content: bytes, styles: list[bytes]) -> Fields:
-    """The job hash the bot writes at `put`: everything a worker on another machine needs."""
+def job_fields(item: WorkItem, content: bytes, styles: list[bytes], init: bytes | None = None) -> Fields:
+    """The job hash the bot writes at dispatch: everything a worker on another machine needs.
+
+    `init`: the bytes of `item.init` (an upscale's starting image), given exactly when it has one.
+    """
     meta = {
         "job_id": item.job_id,
         "options": options_to_json(item.options),
@@ -86,10 +81,13 @@ def job_fields(item: WorkItem, content: bytes, styles: list[bytes]) -> Fields:
         "owner_id": item.owner_id,
         "content_name": item.content.name,
         "style_names": [path.name for path in item.styles],
+        "init_name": item.init.name if item.init is not None else None,
     }
-    out: Fields = {b"item": _json(meta), b"content": content}
+    out: Fields = {b"item": dump_json(meta), b"content": content}
     for index, data in enumerate(styles):
         out[f"style:{index}".encode()] = data
+    if init is not None:
+        out[b"init"] = init
     return out
 
 
@@ -100,6 +98,7 @@ class JobInputs:
     meta: dict[str, Any]
     content: bytes
     styles: list[bytes]
+    init: bytes | None = None
 
     @property
     def job_id(self) -> str:
@@ -114,6 +113,10 @@ class JobInputs:
             path = folder / f"style{index}-{Path(name).name}"
             path.write_bytes(data)
             styles.append(path)
+        init = None
+        if self.init is not None:
+            init = folder / ("init-" + Path(self.meta["init_name"]).name)
+            init.write_bytes(self.init)
         return WorkItem(
             job_id=self.job_id,
             content=content,
@@ -123,11 +126,12 @@ class JobInputs:
             max_pixels=int(self.meta["max_pixels"]),
             guild_id=self.meta["guild_id"],
             owner_id=int(self.meta["owner_id"]),
+            init=init,
         )
 
 
 def job_inputs(data: Fields) -> JobInputs:
-    meta = _load(data.get(b"item"))
+    meta = load_json(data.get(b"item"))
     content = data.get(b"content")
     if content is None:
         raise WireError("missing content image")
@@ -138,12 +142,16 @@ def job_inputs(data: Fields) -> JobInputs:
     ]
     if len(styles) != len(meta["style_names"]):
         raise WireError("missing style image")
-    return JobInputs(meta, content, styles)
+    # .get: a job written by an older bot has no init_name (it sent no init image).
+    init = data.get(b"init") if meta.get("init_name") is not None else None
+    if meta.get("init_name") is not None and init is None:
+        raise WireError("missing init image")
+    return JobInputs(meta, content, styles, init)
 
 
 def work_item_from_job(data: Fields) -> WorkItem:
     """The bot's view of a stored job (paths are only names here): for following it after a restart."""
-    meta = _load(data.get(b"item"))
+    meta = load_json(data.get(b"item"))
     return WorkItem(
         job_id=str(meta["job_id"]),
         content=Path(meta["content_name"]),
@@ -153,6 +161,7 @@ def work_item_from_job(data: Fields) -> WorkItem:
         max_pixels=int(meta["max_pixels"]),
         guild_id=meta["guild_id"],
         owner_id=int(meta["owner_id"]),
+        init=Path(meta["init_name"]) if meta.get("init_name") is not None else None,
     )
 
 
@@ -172,14 +181,14 @@ def outcome_fields(outcome: Outcome) -> Fields:
             "stopped": outcome.stopped,
             "device": outcome.device,
         }
-        return {b"data": _json(meta), b"image": outcome.image}
+        return {b"data": dump_json(meta), b"image": outcome.image}
     if isinstance(outcome, WorkFailed):
-        return {b"data": _json({"kind": "failed", "message": outcome.message})}
-    return {b"data": _json({"kind": "cancelled"})}
+        return {b"data": dump_json({"kind": "failed", "message": outcome.message})}
+    return {b"data": dump_json({"kind": "cancelled"})}
 
 
 def outcome_from_fields(data: Fields) -> Outcome:
-    meta = _load(data.get(b"data"))
+    meta = load_json(data.get(b"data"))
     kind = meta.get("kind")
     if kind == "result":
         image = data.get(b"image")
@@ -201,70 +210,3 @@ def outcome_from_fields(data: Fields) -> Outcome:
     if kind == "cancelled":
         return WorkCancelled()
     raise WireError(f"unknown outcome kind {kind!r}")
-
-
-# -- events (worker -> bot) --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """An event as it crosses the events stream: which attempt of the job on which worker said it."""
-
-    kind: str
-    job_id: str
-    worker: str
-    attempt: int
-    data: Fields
-
-    def to_fields(self) -> Fields:
-        return {
-            b"kind": self.kind.encode(),
-            b"job": self.job_id.encode(),
-            b"worker": self.worker.encode(),
-            b"attempt": str(self.attempt).encode(),
-            **self.data,
-        }
-
-
-def envelope(kind: str, job_id: str, worker: str, attempt: int, update: WorkUpdate | None = None) -> Envelope:
-    data: Fields = {}
-    if isinstance(update, WorkProgress):
-        meta = asdict(update)
-        preview = meta.pop("preview")
-        data[b"data"] = _json(meta)
-        if preview is not None:
-            data[b"preview"] = preview
-    elif isinstance(update, WorkRetry):
-        data[b"data"] = _json(asdict(update))
-    return Envelope(kind, job_id, worker, attempt, data)
-
-
-def parse_envelope(data: Fields) -> Envelope:
-    try:
-        attempt = int(_text(data, "attempt"))
-    except ValueError:
-        raise WireError("bad attempt number") from None
-    rest = {key: value for key, value in data.items() if key not in (b"kind", b"job", b"worker", b"attempt")}
-    return Envelope(_text(data, "kind"), _text(data, "job"), _text(data, "worker"), attempt, rest)
-
-
-def update_from_envelope(env: Envelope) -> WorkUpdate:
-    meta = _load(env.data.get(b"data"))
-    if env.kind == PROGRESS:
-        # Only the fields this side knows: a newer worker may send more while the bot is upgraded.
-        known = {field.name for field in fields(WorkProgress)} - {"preview"}
-        return WorkProgress(**{k: v for k, v in meta.items() if k in known}, preview=env.data.get(b"preview"))
-    if env.kind == RETRY:
-        return WorkRetry(**meta)
-    raise WireError(f"{env.kind!r} is not an update")
-
-
-def event_from_envelope(env: Envelope, outcome: Outcome | None = None) -> JobEvent:
-    """The bot's event for `env`; a finished envelope needs its outcome (read from the result hash)."""
-    if env.kind == STARTED:
-        return JobStarted(env.job_id, env.worker)
-    if env.kind == FINISHED:
-        if outcome is None:
-            raise WireError("finished event without an outcome")
-        return JobFinished(env.job_id, outcome)
-    return JobUpdated(env.job_id, update_from_envelope(env))

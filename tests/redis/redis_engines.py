@@ -1,10 +1,13 @@
 """A fast stand-in for `stylecore.Engine` with its contract: progress with previews on the calling
 thread, cancel seen within one iteration, a StyleResult with the seed filled in. Each iteration
 sleeps `iteration_s`, so a job takes a predictable time; seed CRASH_SEED kills the process mid-job
-(the poison job of the tests)."""
+(the poison job of the tests). It keeps the init images it was given, and logs their size and a
+digest of their pixels (a worker process's log is what a test can read of it)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import time
 from dataclasses import replace
@@ -22,11 +25,19 @@ if TYPE_CHECKING:
 
 CRASH_SEED = 666
 
+log = logging.getLogger("tests.sleepy")
+
+
+def pixel_digest(image: Image.Image) -> str:
+    """Equal for two images with the same pixels, whatever file they came from."""
+    return hashlib.sha256(image.convert("RGB").tobytes()).hexdigest()[:16]
+
 
 class SleepyEngine:
     def __init__(self, iteration_s: float = 0.01) -> None:
         self.iteration_s = iteration_s
         self.jobs = 0
+        self.inits: list[Image.Image | None] = []
 
     def load(self) -> None:
         return None
@@ -43,6 +54,9 @@ class SleepyEngine:
     ) -> StyleResult:
         options = options or StyleOptions()
         self.jobs += 1
+        self.inits.append(None if init_image is None else init_image.copy())
+        if init_image is not None:
+            log.info("init image %dx%d, pixels %s", init_image.width, init_image.height, pixel_digest(init_image))
         scale = options.size / max(content.size)
         width, height = max(1, round(content.width * scale)), max(1, round(content.height * scale))
         for iteration in range(1, options.iterations + 1):

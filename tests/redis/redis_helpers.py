@@ -103,6 +103,7 @@ class Jobs:
         iterations: int = 5,
         seed: int = 1,
         job_id: str | None = None,
+        init: Path | None = None,
     ) -> WorkItem:
         options = StyleOptions(
             size=size,
@@ -121,6 +122,7 @@ class Jobs:
             max_pixels=25_000_000,
             guild_id=guild_id,
             owner_id=owner_id,
+            init=init,
         )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import simcord
 from PIL import Image
+from redis_engines import pixel_digest
 
 from bot.app import StyleBot, create_bot
 from bot.config import Config
@@ -62,6 +63,12 @@ class World:
 
     def card(self, message: Any) -> Any:
         return self.env.backend.get_message(message.channel_id, message.id)
+
+    def image(self, message: Any) -> Image.Image:
+        """The image attached to a card, as Discord would serve it."""
+        data = self.env.backend.cdn.get(self.card(message).attachments[0]["url"])
+        assert data is not None
+        return Image.open(io.BytesIO(data))
 
 
 @pytest.fixture
@@ -123,6 +130,51 @@ async def test_a_job_crosses_redis_to_a_worker_and_its_card_shows_previews_the_r
     [rerun] = again.followups
     await world.settle_until(lambda: world.card(rerun).embeds[0]["title"] == "Done")
     assert world.card(rerun).embeds[0]["fields"][0]["value"].endswith("(new seed)")
+
+
+async def test_upscale_starts_the_remote_engine_from_the_parents_result(world, processes):
+    result = await world.alice.slash(
+        world.channel,
+        "stylize",
+        content=("cat.png", png(48, 32, (200, 120, 40))),
+        style=("s.png", png(20, 20, (20, 40, 180))),
+    )
+    [card] = result.followups
+    await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Done")
+    parent = world.image(card)
+
+    upscale = await world.alice.click(card, label="Upscale ×2")
+
+    [upscaled] = upscale.followups
+    await world.settle_until(lambda: world.card(upscaled).embeds[0]["title"] == "Done")
+    assert world.image(upscaled).size == (128, 85)
+    # The worker process's engine logs what it started from: the very pixels of the parent's result.
+    assert f"init image 64x43, pixels {pixel_digest(parent)}" in processes.log(0)
+
+
+async def test_an_upscale_of_a_result_larger_than_the_queue_carries_is_refused_privately(world):
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (100, 100), os.urandom(100 * 100 * 3)).save(noise, "PNG")
+    assert len(noise.getvalue()) < MAX_IMAGE_BYTES
+    result = await world.alice.slash(
+        world.channel,
+        "stylize",
+        content=("noise.png", noise.getvalue()),
+        style=("s.png", png(20, 20, (20, 40, 180))),
+        size=256,
+    )
+    [card] = result.followups
+    await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Done")
+    assert world.card(card).attachments[0]["size"] > MAX_IMAGE_BYTES, "a result is bound by the upload limit only"
+
+    refused = await world.alice.click(card, label="Upscale ×2")
+
+    assert refused.ephemeral and refused.followups == [], "no public card"
+    assert refused.response.content.startswith("❌ The image to upscale is ")
+    assert refused.response.content.endswith(
+        "more than the 64 KiB the job queue carries to its workers; please use a smaller image."
+    )
+    assert world.bot.ledger.active_jobs() == [] and world.bot.queue.waiting() == []
 
 
 async def test_queue_shows_how_many_workers_are_online(world, processes):

@@ -8,14 +8,17 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from redis_engines import CRASH_SEED
-from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses
+from PIL import Image
+from redis_engines import CRASH_SEED, SleepyEngine, pixel_digest
+from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses, png
 from redis_server import RedisServer
 
 from bot.broker.beats import WorkerInfo
+from bot.broker.keys import WORKERS_GROUP
 from bot.broker.queue import UNAVAILABLE, RedisQueue
 from bot.messages import JobStarted, WorkCancelled, WorkFailed, WorkProgress, WorkResult
 from bot.queue import QueueUnavailable
+from bot.worker import EngineWorker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,6 +70,35 @@ async def test_a_job_crosses_redis_with_its_images_and_comes_back(
     assert queue.worker_last_beat > time.time() - 5
 
 
+async def test_an_upscale_crosses_redis_with_its_init_image_and_the_engine_starts_from_it(
+    server: RedisServer,
+    queue: RedisQueue,
+    local_workers: LocalWorkers,
+    recorder: Recorder,
+    jobs: Jobs,
+) -> None:
+    worker = local_workers.spawn()
+    await wait_until(lambda: queue.workers_online() == 1, what="the worker's heartbeat")
+    init = jobs.folder / "init"  # the name the bot's store gives an upscale's starting image
+    init.write_bytes(png(40, 24, (10, 200, 90)))
+    item = jobs.item(size=80, init=init)
+    await queue.put(item)
+    await wait_until(lambda: queue.counters.dispatched == 1, what="the dispatch")
+    for path in (item.content, item.styles[0], init):
+        path.unlink()  # the worker has only what crossed Redis
+    await recorder.wait_finished([item.job_id])
+
+    assert isinstance(recorder.finished()[item.job_id][0].outcome, WorkResult)
+    assert isinstance(worker.engine, EngineWorker) and isinstance(worker.engine.engine, SleepyEngine)
+    [received] = worker.engine.engine.inits
+    assert received is not None, "the engine started from the content, not the image to upscale"
+    assert received.size == (40, 24)
+    assert pixel_digest(received) == pixel_digest(Image.new("RGB", (40, 24), (10, 200, 90)))
+    # Freed with the other inputs once the result is stored.
+    kept = set(server.client().hkeys(queue.keys.job(item.job_id)))
+    assert b"item" in kept and not {b"content", b"style:0", b"init"} & kept
+
+
 async def test_two_worker_processes_drain_20_jobs_each_exactly_once(
     server: RedisServer,
     queue: RedisQueue,
@@ -94,19 +126,24 @@ async def test_two_worker_processes_drain_20_jobs_each_exactly_once(
     assert client.xpending(f"{queue.keys.prefix}:jobs", "workers")["pending"] == 0
 
 
-async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
+async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once_and_it_leaves_the_group(
+    server: RedisServer,
     queue: RedisQueue,
     processes: WorkerProcesses,
     recorder: Recorder,
     jobs: Jobs,
 ) -> None:
-    first = processes.spawn(engine="real", reclaim_s=2.0)
-    await wait_until(lambda: queue.workers_online() == 1, 60, "the first worker")
-    item = jobs.item(size=64, iterations=40)
+    # 40 iterations of 0.5 s: the first worker cannot finish before the kill below (the second starts in
+    # about a second), and the second, 50 times faster, runs it again in well under a second.
+    first = processes.spawn(iteration_s=0.5, reclaim_s=2.0)
+    await wait_until(lambda: queue.workers_online() == 1, 30, "the first worker")
+    item = jobs.item(iterations=40)
     await queue.put(item)
     await recorder.wait(lambda: len(recorder.updates(item.job_id)) >= 2, what="the job to be running")
-    second = processes.spawn(engine="real", reclaim_s=2.0)
-    await wait_until(lambda: queue.workers_online() == 2, 60, "the second worker")
+    second = processes.spawn(iteration_s=0.01, reclaim_s=2.0)
+    await wait_until(lambda: queue.workers_online() == 2, 30, "the second worker")
+    assert item.job_id not in recorder.finished(), "the kill must come mid-job"
+    [dead] = [info.id for info in queue.workers() if info.pid == first.pid]
     first.kill()  # SIGKILL: no goodbye, no hand-back; its entry stays pending until reclaimed
     first.wait(10)
     await recorder.wait_finished([item.job_id], limit_s=60)
@@ -118,6 +155,14 @@ async def test_a_worker_killed_mid_job_its_job_finishes_on_the_other_once(
     assert "taken over" in processes.log(1)
     await wait_until(lambda: queue.workers_online() == 1, 10, "the dead worker to drop off")
     assert second.poll() is None
+    # Redis forgets the dead worker too: its name does not stay among the stream's readers for good.
+    client = server.client()
+
+    def readers() -> set[str]:
+        return {c["name"].decode() for c in client.xinfo_consumers(queue.keys.jobs, WORKERS_GROUP)}
+
+    await wait_until(lambda: dead not in readers(), 10, "the dead worker to leave the group")
+    assert len(readers()) == 1
 
 
 async def test_redis_restarted_mid_queue_with_aof_loses_nothing(
@@ -350,6 +395,7 @@ async def test_a_restarted_bot_follows_a_running_job_instead_of_running_it_twice
 
 
 async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
+    server: RedisServer,
     queue: RedisQueue,
     processes: WorkerProcesses,
     recorder: Recorder,
@@ -360,8 +406,9 @@ async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
     item = jobs.item(iterations=60)
     await queue.put(item)
     await recorder.wait(lambda: len(recorder.updates(item.job_id)) >= 2, what="the job to run")
-    processes.spawn(iteration_s=0.01, reclaim_s=30.0, max_deliveries=1)
+    second = processes.spawn(iteration_s=0.01, reclaim_s=30.0, max_deliveries=1)
     await wait_until(lambda: queue.workers_online() == 2, 30, "the second worker")
+    [second_id] = [info.id for info in queue.workers() if info.pid == second.pid]
     stopped = time.monotonic()
     first.terminate()
     assert first.wait(10) == 0
@@ -370,3 +417,10 @@ async def test_a_stopping_worker_hands_its_job_back_without_counting_a_delivery(
     await recorder.wait_finished([item.job_id], limit_s=15)
     assert isinstance(recorder.finished()[item.job_id][0].outcome, WorkResult)
     assert "handed back" in processes.log(0)
+    # Once its handed-back job is taken over, the stopped worker's name leaves the group as a dead one's does.
+    client = server.client()
+    await wait_until(
+        lambda: [c["name"] for c in client.xinfo_consumers(queue.keys.jobs, WORKERS_GROUP)] == [second_id.encode()],
+        10,
+        "the stopped worker to leave the group",
+    )

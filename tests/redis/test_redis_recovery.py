@@ -172,3 +172,26 @@ async def test_put_refuses_an_image_larger_than_the_queue_carries_and_writes_not
         assert len(queue.waiting()) == 1
     finally:
         await queue.close()
+
+
+async def test_put_counts_an_upscales_starting_image_in_the_cap(
+    server: RedisServer,
+    prefix: str,
+    recorder: Recorder,
+    jobs: Jobs,
+) -> None:
+    queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, max_image_bytes=4096)
+    await queue.start(recorder)
+    try:
+        await wait_until(lambda: queue.connected, 10, "Redis")
+        init = jobs.folder / "init"
+        init.write_bytes(png(64, 64) + os.urandom(5000))
+        item = jobs.item(init=init)
+
+        with pytest.raises(PayloadTooLarge) as refused:
+            await queue.put(item)
+
+        assert str(refused.value).startswith("The image to upscale (init) is ")
+        assert queue.waiting() == [] and server.client().xlen(queue.keys.jobs) == 0
+    finally:
+        await queue.close()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 from redis_helpers import ROOT, Jobs
 
-from bot.broker import wire
+from bot.broker import wire, wire_events
 from bot.broker.beats import WorkerInfo
 from bot.broker.connection import masked, redis_url
 from bot.broker.health import write_worker_heartbeat
@@ -44,7 +44,25 @@ def test_a_job_round_trips_with_its_image_bytes(tmp_path: Path) -> None:
     assert back.options == item.options and back.guild_id is None and back.owner_id == 5
     assert back.content.read_bytes() == item.content.read_bytes() and back.content.parent == worker_side
     assert [p.read_bytes() for p in back.styles] == [p.read_bytes() for p in item.styles]
+    assert back.init is None
     assert wire.work_item_from_job(fields).options == item.options
+
+
+def test_an_upscale_round_trips_with_its_init_image_and_one_without_it_is_refused(tmp_path: Path) -> None:
+    jobs = Jobs(tmp_path / "store")
+    init = jobs.folder / "init"
+    init.write_bytes(b"\x89PNG the parent's result")
+    item = jobs.item(init=init)
+    fields = wire.job_fields(item, item.content.read_bytes(), [item.styles[0].read_bytes()], init.read_bytes())
+    worker_side = tmp_path / "elsewhere"
+    worker_side.mkdir()
+    back = wire.job_inputs(fields).work_item(worker_side)
+    assert back.init is not None and back.init.parent == worker_side
+    assert back.init.read_bytes() == init.read_bytes()
+    assert wire.work_item_from_job(fields).init == init.relative_to(jobs.folder)
+    del fields[b"init"]  # expired or evicted: the job cannot be run as asked
+    with pytest.raises(wire.WireError, match="missing init image"):
+        wire.job_inputs(fields)
 
 
 def test_options_with_tuples_survive_json() -> None:
@@ -66,23 +84,27 @@ def test_outcomes_round_trip(outcome: WorkResult | WorkFailed | WorkCancelled) -
 
 def test_events_round_trip_through_envelopes() -> None:
     progress = WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7, preview=b"\xff\xd8jpeg")
-    for kind, update in ((wire.PROGRESS, progress), (wire.RETRY, WorkRetry(512, 384))):
-        env = wire.parse_envelope(wire.envelope(kind, "abcd1234", "w1", 2, update).to_fields())
+    for kind, update in ((wire_events.PROGRESS, progress), (wire_events.RETRY, WorkRetry(512, 384))):
+        env = wire_events.parse_envelope(wire_events.envelope(kind, "abcd1234", "w1", 2, update).to_fields())
         assert env.attempt == 2 and env.worker == "w1"
-        assert wire.event_from_envelope(env) == JobUpdated("abcd1234", update)
-    started = wire.parse_envelope(wire.envelope(wire.STARTED, "abcd1234", "host (cpu, w1)", 1).to_fields())
-    assert wire.event_from_envelope(started) == JobStarted("abcd1234", "host (cpu, w1)")
-    finished = wire.parse_envelope(wire.envelope(wire.FINISHED, "abcd1234", "w1", 1).to_fields())
-    assert wire.event_from_envelope(finished, WorkCancelled()) == JobFinished("abcd1234", WorkCancelled())
+        assert wire_events.event_from_envelope(env) == JobUpdated("abcd1234", update)
+    started = wire_events.parse_envelope(
+        wire_events.envelope(wire_events.STARTED, "abcd1234", "host (cpu, w1)", 1).to_fields()
+    )
+    assert wire_events.event_from_envelope(started) == JobStarted("abcd1234", "host (cpu, w1)")
+    finished = wire_events.parse_envelope(wire_events.envelope(wire_events.FINISHED, "abcd1234", "w1", 1).to_fields())
+    assert wire_events.event_from_envelope(finished, WorkCancelled()) == JobFinished("abcd1234", WorkCancelled())
     with pytest.raises(wire.WireError):
-        wire.parse_envelope({b"kind": b"started"})
+        wire_events.parse_envelope({b"kind": b"started"})
 
 
 def test_a_progress_record_from_a_newer_worker_keeps_what_this_bot_knows() -> None:
-    fields = wire.envelope(wire.PROGRESS, "abcd1234", "w1", 1, WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7)).to_fields()
+    fields = wire_events.envelope(
+        wire_events.PROGRESS, "abcd1234", "w1", 1, WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7)
+    ).to_fields()
     meta = json.loads(fields[b"data"])
     fields[b"data"] = json.dumps({**meta, "tile": 2, "tiles": 6, "added_later": "x"}).encode()
-    update = wire.update_from_envelope(wire.parse_envelope(fields))
+    update = wire_events.update_from_envelope(wire_events.parse_envelope(fields))
     assert update == WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7, tile=2, tiles=6)
 
 
