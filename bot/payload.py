@@ -57,6 +57,11 @@ def check_images(images: Payload, max_image_bytes: int) -> None:
             actual, limit = format_bytes(size), format_bytes(max_image_bytes)
             if actual == limit:  # just over: rounded sizes would read "10 MiB, more than 10 MiB"
                 actual, limit = f"{size:,} bytes", f"{max_image_bytes:,} bytes"
+            if name.startswith(INIT_NAME):
+                raise PayloadTooLarge(
+                    f"This result is {actual}, more than the {limit} the job queue carries to its workers, "
+                    "so it cannot be upscaled here."
+                )
             raise PayloadTooLarge(
                 f"The image {name} is {actual}, more than the {limit} the job queue carries to its workers; "
                 "please use a smaller image."

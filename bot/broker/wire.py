@@ -149,22 +149,6 @@ def job_inputs(data: Fields) -> JobInputs:
     return JobInputs(meta, content, styles, init)
 
 
-def work_item_from_job(data: Fields) -> WorkItem:
-    """The bot's view of a stored job (paths are only names here): for following it after a restart."""
-    meta = load_json(data.get(b"item"))
-    return WorkItem(
-        job_id=str(meta["job_id"]),
-        content=Path(meta["content_name"]),
-        styles=tuple(Path(name) for name in meta["style_names"]),
-        options=options_from_json(meta["options"]),
-        max_result_bytes=int(meta["max_result_bytes"]),
-        max_pixels=int(meta["max_pixels"]),
-        guild_id=meta["guild_id"],
-        owner_id=int(meta["owner_id"]),
-        init=Path(meta["init_name"]) if meta.get("init_name") is not None else None,
-    )
-
-
 # -- outcomes ----------------------------------------------------------------------------------
 
 

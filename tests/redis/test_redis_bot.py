@@ -170,9 +170,9 @@ async def test_an_upscale_of_a_result_larger_than_the_queue_carries_is_refused_p
     refused = await world.alice.click(card, label="Upscale ×2")
 
     assert refused.ephemeral and refused.followups == [], "no public card"
-    assert refused.response.content.startswith("❌ The image to upscale is ")
+    assert refused.response.content.startswith("❌ This result is ")
     assert refused.response.content.endswith(
-        "more than the 64 KiB the job queue carries to its workers; please use a smaller image."
+        "more than the 64 KiB the job queue carries to its workers, so it cannot be upscaled here."
     )
     assert world.bot.ledger.active_jobs() == [] and world.bot.queue.waiting() == []
 

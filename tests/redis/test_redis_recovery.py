@@ -191,7 +191,7 @@ async def test_put_counts_an_upscales_starting_image_in_the_cap(
         with pytest.raises(PayloadTooLarge) as refused:
             await queue.put(item)
 
-        assert str(refused.value).startswith("The image to upscale (init) is ")
+        assert str(refused.value).startswith("This result is ") and "cannot be upscaled" in str(refused.value)
         assert queue.waiting() == [] and server.client().xlen(queue.keys.jobs) == 0
     finally:
         await queue.close()

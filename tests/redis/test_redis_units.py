@@ -45,7 +45,6 @@ def test_a_job_round_trips_with_its_image_bytes(tmp_path: Path) -> None:
     assert back.content.read_bytes() == item.content.read_bytes() and back.content.parent == worker_side
     assert [p.read_bytes() for p in back.styles] == [p.read_bytes() for p in item.styles]
     assert back.init is None
-    assert wire.work_item_from_job(fields).options == item.options
 
 
 def test_an_upscale_round_trips_with_its_init_image_and_one_without_it_is_refused(tmp_path: Path) -> None:
@@ -59,7 +58,6 @@ def test_an_upscale_round_trips_with_its_init_image_and_one_without_it_is_refuse
     back = wire.job_inputs(fields).work_item(worker_side)
     assert back.init is not None and back.init.parent == worker_side
     assert back.init.read_bytes() == init.read_bytes()
-    assert wire.work_item_from_job(fields).init == init.relative_to(jobs.folder)
     del fields[b"init"]  # expired or evicted: the job cannot be run as asked
     with pytest.raises(wire.WireError, match="missing init image"):
         wire.job_inputs(fields)
