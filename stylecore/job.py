@@ -1,4 +1,4 @@
-"""One style-transfer run: targets per scale, the optimisation loop, progress, cancel and deadline."""
+"""One style-transfer run: targets per scale, the optimisation loop (whole or tiled), progress, cancel and deadline."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -17,8 +17,10 @@ from .devices import autocast, is_out_of_memory
 from .errors import Cancelled
 from .images import resize_to
 from .lbfgs import LBFGS
-from .losses import STYLE_SCALE, TV_SCALE, ContentLoss, StyleLoss, TVLoss, gram
+from .losses import ContentLoss, StyleLoss, gram
+from .objective import ScaleObjective
 from .optimizers import make_optimizer
+from .pixels import resize, to_pil, to_tensor
 from .records import Progress, StopReason, StyleResult
 from .schedule import Scale, fit_to_time, plan_scales
 from .tiled import WindowObjective, core_features, gram_sums, positions
@@ -72,12 +74,12 @@ class StyleJob:
         self.cancel = cancel
         self.channels_last = device.type == "cuda"
         # Full-size inputs on the CPU; each scale resizes from these.
-        self.content_full = _to_tensor(resize_to(content, options.size))
+        self.content_full = to_tensor(resize_to(content, options.size))
         self.height, self.width = self.content_full.shape[-2:]
         style_side = max(16, round(options.size * options.style_scale))
-        self.styles_full = [_to_tensor(resize_to(style, style_side)) for style in styles]
+        self.styles_full = [to_tensor(resize_to(style, style_side)) for style in styles]
         self.init_full = (
-            _to_tensor(init_image.resize((self.width, self.height), Image.Resampling.LANCZOS))
+            to_tensor(init_image.resize((self.width, self.height), Image.Resampling.LANCZOS))
             if init_image is not None
             else None
         )
@@ -154,7 +156,7 @@ class StyleJob:
         )
 
     def _optimise(
-        self, image: torch.Tensor, losses: _Losses, scale_index: int, plan: list[Scale]
+        self, image: torch.Tensor, losses: ScaleObjective, scale_index: int, plan: list[Scale]
     ) -> tuple[torch.Tensor, bool]:
         """Run one scale. Returns the image and False when the deadline stopped the run."""
         opts = self.options
@@ -219,7 +221,7 @@ class StyleJob:
             model=self.model,
             options=opts,
             grid=grid,
-            content=_resize(self.optimised_content, size),
+            content=resize(self.optimised_content, size),
             style_targets=self._style_targets(size, grid),
             layer_weights=self._layer_weights(),
             device=self.device,
@@ -384,13 +386,13 @@ class StyleJob:
 
     # -- targets and losses --------------------------------------------------------------------
 
-    def _losses(self, size: tuple[int, int]) -> _Losses:
+    def _losses(self, size: tuple[int, int]) -> ScaleObjective:
         opts = self.options
         with torch.no_grad(), autocast(self.device, self.autocast_dtype):
-            content = self._network_input(self._on_device(_resize(self.optimised_content, size)))
+            content = self._network_input(self._on_device(resize(self.optimised_content, size)))
             content_target = self.model(content, [opts.content_layer], opts.pooling)[opts.content_layer]
         blended = self._style_targets(size, None)
-        return _Losses(
+        return ScaleObjective(
             model=self.model,
             options=opts,
             content=ContentLoss(content_target),
@@ -414,7 +416,7 @@ class StyleJob:
             h, w = style.shape[-2:]
             factor = max(16, longest) / max(h, w)
             style_size = (max(1, round(h * factor)), max(1, round(w * factor)))
-            pixels = _resize(style, style_size)
+            pixels = resize(style, style_size)
             grams: dict[str, torch.Tensor] = {}
             if grid is None:
                 with torch.no_grad(), autocast(self.device, self.autocast_dtype):
@@ -465,7 +467,7 @@ class StyleJob:
         else:
             base = self.init_full if self.init_full is not None else self.optimised_content
             noise = CONTENT_INIT_NOISE * torch.randn(1, 3, h, w, generator=generator)
-            start = (_resize(base, size) + noise).clamp(0, 255)
+            start = (resize(base, size) + noise).clamp(0, 255)
         return self._on_device(start)
 
     def _finished_image(self, image: torch.Tensor, size: tuple[int, int]) -> Image.Image:
@@ -476,8 +478,8 @@ class StyleJob:
                 pixels = F.interpolate(pixels, size=size, mode="bicubic", align_corners=False, antialias=shrink)
             pixels = pixels.cpu()
             if self.options.preserve_colors == "luminance":
-                pixels = colors.with_chroma_of(colors.luminance(pixels.clamp(0, 255)), _resize(self.content_full, size))
-            return _to_pil(pixels)
+                pixels = colors.with_chroma_of(colors.luminance(pixels.clamp(0, 255)), resize(self.content_full, size))
+            return to_pil(pixels)
 
     def _frame(self, image: torch.Tensor) -> Image.Image:
         width, height = frame_size(self.width, self.height)
@@ -545,77 +547,3 @@ class StyleJob:
     def _network_input(self, tensor: torch.Tensor) -> torch.Tensor:
         """The layout the convolutions run fastest in (NHWC for cuDNN); autograd copies back."""
         return tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
-
-
-class _Losses:
-    """The weighted sum of content, style and TV losses for one scale.
-
-    On CUDA the forward and backward passes are captured once as CUDA graphs and replayed each
-    iteration: at these sizes the GPU finishes faster than Python can launch the ~300 kernels.
-    """
-
-    def __init__(
-        self,
-        *,
-        model: VGG19Features,
-        options: StyleOptions,
-        content: ContentLoss,
-        styles: dict[str, StyleLoss],
-        layer_weights: dict[str, float],
-        device: torch.device,
-        autocast_dtype: torch.dtype | None,
-        network_input: Callable[[torch.Tensor], torch.Tensor],
-    ) -> None:
-        self.model = model
-        self.options = options
-        self.content = content.to(device)
-        self.styles = {layer: loss.to(device) for layer, loss in styles.items()}
-        self.layer_weights = layer_weights
-        self.tv = TVLoss()
-        self.layers = [options.content_layer, *options.style_layers]
-        self.device = device
-        self.autocast_dtype = autocast_dtype
-        self.network_input = network_input
-        self._graphed: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None
-
-    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(total, content, style) for `image`; differentiable with respect to it."""
-        if self._graphed is not None:
-            total, content, style = self._graphed(image)
-            return total, content, style
-        return self.terms(image)
-
-    def capture(self, image: torch.Tensor) -> None:
-        """Record the CUDA graphs for images shaped like `image` (runs a few warm-up passes)."""
-        graphed = torch.cuda.make_graphed_callables(self.terms, (image,), num_warmup_iters=3)
-        # Typed as module-or-callable; given a function it returns a function.
-        self._graphed = cast("Callable[[torch.Tensor], tuple[torch.Tensor, ...]]", graphed)
-
-    def terms(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        opts = self.options
-        with autocast(self.device, self.autocast_dtype):
-            features = self.model(self.network_input(image), self.layers, opts.pooling)
-        content = self.content(features[opts.content_layer])
-        style = sum(self.layer_weights[layer] * loss(features[layer]) for layer, loss in self.styles.items())
-        total = (
-            opts.content_weight * content
-            + opts.style_weight * STYLE_SCALE * style
-            + opts.tv_weight * TV_SCALE * self.tv(image)
-        )
-        return total, content, style
-
-
-def _to_tensor(image: Image.Image) -> torch.Tensor:
-    data = torch.frombuffer(bytearray(image.convert("RGB").tobytes()), dtype=torch.uint8)
-    return data.view(image.height, image.width, 3).permute(2, 0, 1).unsqueeze(0).float().contiguous()
-
-
-def _to_pil(pixels: torch.Tensor) -> Image.Image:
-    data = pixels[0].clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).contiguous()
-    return Image.frombytes("RGB", (data.shape[1], data.shape[0]), data.numpy().tobytes())
-
-
-def _resize(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(pixels.shape[-2:]) == tuple(size):
-        return pixels
-    return F.interpolate(pixels, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 255)

@@ -15,7 +15,15 @@ from bench.referee import Referee
 from stylecore import Cancelled, Progress, StyleOptions, load_image
 from stylecore.job import StyleJob
 from stylecore.tiled import WindowObjective
-from stylecore.tiling import ALIGN, Box, choose_tile, estimate_bytes, estimate_tiled_bytes, tile_grid
+from stylecore.tiling import (
+    ALIGN,
+    FREE_SHARE,
+    Box,
+    choose_tile,
+    estimate_bytes,
+    estimate_tiled_bytes,
+    tile_grid,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -63,6 +71,17 @@ def test_auto_tiles_only_what_does_not_fit_the_budget() -> None:
     smaller = choose_tile(width, height, CPU, "fp32", 3 * 2**30)
     assert smaller is not None and smaller < tile
     assert estimate_bytes(1024, 1024, CPU, "bf16") < estimate_bytes(1024, 1024, CPU, "fp32")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_a_4096_px_job_plans_within_a_24_gb_gpu(precision: str) -> None:
+    # The budget: what `auto` plans on a 24 GB card (FREE_SHARE of it free), by the memory model.
+    cuda = torch.device("cuda")
+    budget = int(24 * 10**9 * FREE_SHARE)
+    assert estimate_bytes(4096, 4096, cuda, precision) > budget  # untiled it would not fit
+    tile = choose_tile(4096, 4096, cuda, precision, budget)
+    assert tile is not None and tile >= 1024  # tiles large enough that the context costs little
+    assert estimate_tiled_bytes(tile_grid(4096, 4096, tile), cuda, precision) <= budget
 
 
 def test_auto_with_a_small_memory_budget_tiles_the_run(engine, content, style) -> None:
