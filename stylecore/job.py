@@ -114,6 +114,7 @@ class StyleJob:
         self.done = 0.0  # iterations; a tiled scale's tile step is 1/tiles of one
         self.pixel_iterations = 0.0
         self.optimising_seconds = 0.0
+        self.timed_first_step = False
         self.scale_rate = (0.0, 0.0)  # (seconds, pixel-iterations) in the current scale: the best speed estimate
         self.total = sum(s.iterations for s in plan)
         self.previewed = 0  # the last whole iteration a preview went out at
@@ -179,13 +180,14 @@ class StyleJob:
         closure = self._closure(optimizer, losses, image, objective_scale)
         step = 0
         last_iteration_seconds = 0.0
-        while step < plan[scale_index].iterations:
+        while True:
+            if opts.max_seconds is not None:
+                # Before the end test too: a scale cut short by a slow start gets iterations back.
+                plan[scale_index:] = self._fit(plan, scale_index, step, opts.max_seconds)
+            if step >= plan[scale_index].iterations:
+                break
             if self._deadline_reached(last_iteration_seconds):
                 return (image.detach() if math.isfinite(self.last[0]) else last_good), False
-            if opts.max_seconds is not None:
-                plan[scale_index:] = self._fit(plan, scale_index, step, opts.max_seconds)
-                if step >= plan[scale_index].iterations:
-                    break
             tick = time.perf_counter()
             optimizer.step(closure)
             last_iteration_seconds = time.perf_counter() - tick
@@ -316,6 +318,11 @@ class StyleJob:
         return deadline is not None and self.done > 0 and self._elapsed() + next_step_seconds >= deadline
 
     def _count(self, seconds: float, pixels: int) -> None:
+        if not self.timed_first_step:
+            # The run's first step pays one-off costs (kernels, allocations): it would make the time
+            # budget plan far fewer iterations than the machine runs.
+            self.timed_first_step = True
+            return
         self.optimising_seconds += seconds
         self.pixel_iterations += pixels
         scale_seconds, scale_pixels = self.scale_rate
@@ -349,7 +356,7 @@ class StyleJob:
             return plan[scale_index:]
         # From the original plan, not the last fit: refits every step would otherwise compound their rounding.
         current = self.planned[scale_index]
-        remaining = [Scale(current.longest_side, current.iterations - step), *self.planned[scale_index + 1 :]]
+        remaining = [Scale(current.longest_side, max(0, current.iterations - step)), *self.planned[scale_index + 1 :]]
         fitted = fit_to_time(remaining, deadline - self._elapsed(), rate, [self._cost(s) for s in remaining])
         if fitted != remaining:
             self.budget_cut = True

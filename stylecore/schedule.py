@@ -40,9 +40,10 @@ def fit_to_time(
     """Shrink the remaining scales' iterations, keeping their proportions, so they fit `seconds_left`.
 
     `pixels`: what one iteration of each scale costs, in pixels through the network (a tiled scale's
-    tiles with their context). Each scale keeps at least one iteration, so the full-size scale is
-    always reached. The time that rounding down leaves over goes back to the scales that lost the most
-    (never past their planned count): call it with the original plan each time, not a fitted one.
+    tiles with their context). Each scale keeps at least one iteration (unless it had none left), so
+    the full-size scale is always reached. The time that rounding down leaves over goes back to the
+    scales that lost the most (never past their planned count): call it with the original plan each
+    time, not a fitted one.
     """
     costs = [p * seconds_per_pixel_iteration for p in pixels]
     needed = sum(c * s.iterations for c, s in zip(costs, plan, strict=True))
@@ -50,7 +51,7 @@ def fit_to_time(
         return plan
     factor = max(seconds_left, 0.0) / needed
     exact = [s.iterations * factor for s in plan]
-    counts = [max(1, int(e)) for e in exact]
+    counts = [min(s.iterations, max(1, int(e))) for s, e in zip(plan, exact, strict=True)]
     spare = seconds_left - sum(c * n for c, n in zip(costs, counts, strict=True))
     while fits := [i for i in range(len(plan)) if counts[i] < plan[i].iterations and costs[i] <= spare]:
         most_short = max(fits, key=lambda i: exact[i] - counts[i])

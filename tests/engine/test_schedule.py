@@ -47,3 +47,10 @@ def test_fit_to_time_gives_the_time_rounding_down_left_back() -> None:
     spare = budget - cost
     assert all(s.iterations == p.iterations or px * rate > spare for s, p, px in zip(fitted, plan, pixels, strict=True))
     assert all(1 <= s.iterations <= p.iterations for s, p in zip(fitted, plan, strict=True))
+
+
+def test_fit_to_time_never_adds_to_a_scale_with_nothing_left() -> None:
+    # Refitting at the end of a scale (its planned iterations all run) must not extend it.
+    plan = [Scale(256, 0), Scale(512, 10)]
+    fitted = fit_to_time(plan, seconds_left=1.0, seconds_per_pixel_iteration=1e-6, pixels=[256**2, 512**2])
+    assert fitted[0].iterations == 0 and 1 <= fitted[1].iterations < 10
