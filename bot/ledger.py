@@ -144,14 +144,14 @@ class Ledger:
             return
         item = WorkItem(
             job.id,
-            self.store.content_path(job),
-            self.store.style_paths(job),
+            self.store.files.content_path(job),
+            self.store.files.style_paths(job),
             options,
             job.filesize_limit,
             limits.max_pixels,
             guild_id=job.guild_id,
             owner_id=job.owner_id,
-            init=self.store.init_path(job) if job.params.upscale_from else None,
+            init=self.store.files.init_path(job) if job.params.upscale_from else None,
         )
         try:
             await self.queue.put(item)
@@ -227,9 +227,9 @@ class Ledger:
         if isinstance(outcome, WorkResult):
             job.result = ResultInfo.of(job, outcome)
             # On disk first: if the bot stops before the card is shown, the next start delivers it.
-            await self.store.write_output(self.store.result_path(job), outcome.image)
+            await self.store.files.write_output(self.store.files.result_path(job), outcome.image)
             if outcome.timelapse:
-                await self.store.write_output(self.store.timelapse_path(job), outcome.timelapse[0])
+                await self.store.files.write_output(self.store.files.timelapse_path(job), outcome.timelapse[0])
             self.durations.learn(iterations=outcome.iterations, size=outcome.options.size, elapsed=outcome.elapsed)
             await self._finish(live, JobState.DONE, result=outcome.image)
         elif isinstance(outcome, WorkCancelled):
