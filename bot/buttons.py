@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from .jobs import JOB_ID_PATTERN, Job, JobState, Rerun
+from .job_params import Rerun
+from .jobs import JOB_ID_PATTERN, Job, JobState
 
 if TYPE_CHECKING:
     from .app import StyleBot

@@ -22,7 +22,8 @@ from .config import Config
 from .cooldowns import Cooldowns
 from .errors import UserError
 from .inputs import ImageInput, read_attachment
-from .jobs import CardRef, Job, JobParams, NewJob, Rerun
+from .job_params import JobParams, Rerun
+from .jobs import CardRef, Job, NewJob
 from .ledger import Ledger
 from .params import UserOptions, check_params, resolve_params
 from .queue import QueueRefused, QueueUnavailable

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.jobs import Job, JobParams, JobState, NewJob, Snapshot
+from bot.job_params import JobParams
+from bot.jobs import Job, JobState, NewJob, Snapshot
 from bot.ledger import Ledger
 from bot.messages import (
     JobFinished,
