@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from .jobs import JOB_ID_PATTERN, Job, JobState, Rerun
+from .job_params import Rerun
+from .jobs import JOB_ID_PATTERN, Job, JobState
 
 if TYPE_CHECKING:
     from .app import StyleBot
@@ -114,8 +115,8 @@ class TimelapseButton(
         """The job's progression as an animated image, posted in the channel for everyone."""
         bot = interaction.client
         job = await bot.ledger.job(self.job_id)
-        path = bot.store.timelapse_path(job) if job else None
-        data = await bot.store.read_output(path)
+        path = bot.store.files.timelapse_path(job) if job else None
+        data = await bot.store.files.read_output(path)
         if path is None or data is None:
             hours = bot.config.storage.retention_hours
             await interaction.response.send_message(

@@ -15,7 +15,8 @@ from typing import Literal
 
 import discord
 
-from .jobs import Job, JobParams, JobState, Snapshot
+from .job_params import JobParams
+from .jobs import Job, JobState, Snapshot
 from .payload import format_bytes
 
 COLOURS = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .jobs import Job, JobParams, JobState
+from .job_params import JobParams
+from .jobs import Job, JobState
 from .live import LiveJob
 from .messages import WorkProgress
 from .queue import JobQueue

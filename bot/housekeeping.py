@@ -48,7 +48,7 @@ class Housekeeping:
         cutoff = self._cutoff()
         for job in await self.store.undelivered_results():
             if (job.finished_at or 0) >= cutoff:  # older ones are given up (and swept)
-                result = await self.store.read_output(self.store.result_path(job))
+                result = await self.store.files.read_output(self.store.files.result_path(job))
                 self.publisher.job_ended(Snapshot(job=job, result=result))
 
     async def run(self) -> None:

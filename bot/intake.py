@@ -22,7 +22,8 @@ from .config import Config
 from .cooldowns import Cooldowns
 from .errors import UserError
 from .inputs import ImageInput, read_attachment
-from .jobs import CardRef, Job, JobParams, NewJob, Rerun
+from .job_params import JobParams, Rerun
+from .jobs import CardRef, Job, NewJob
 from .ledger import Ledger
 from .params import UserOptions, check_params, resolve_params
 from .queue import QueueRefused, QueueUnavailable
@@ -90,11 +91,11 @@ class Intake:
 
     async def rerun(self, interaction: discord.Interaction, job_id: str, variant: Rerun) -> Job | None:
         """A re-run button: a new job (owned by whoever clicked) from the same inputs, one thing changed."""
-        store = self.store
+        files = self.store.files
 
         async def build(settings: ServerSettings) -> NewJob:
             parent = await self.ledger.job(job_id)
-            if parent is None or not await asyncio.to_thread(store.content_path(parent).exists):
+            if parent is None or not await asyncio.to_thread(files.content_path(parent).exists):
                 hours = self.config.storage.retention_hours
                 raise UserError(
                     f"The images of job {job_id} are no longer kept (they are deleted {hours:g} hours "
@@ -102,7 +103,7 @@ class Intake:
                 )
             init = None
             if variant is Rerun.UPSCALE:
-                init = store.result_path(parent)
+                init = files.result_path(parent)
                 if parent.result is None or init is None or not await asyncio.to_thread(init.exists):
                     raise UserError(f"The result of job {job_id} is no longer kept, so it cannot be upscaled.")
                 params = self._upscaled(parent.params, parent.result.size, settings)
@@ -112,9 +113,9 @@ class Intake:
             new = self._new_job(
                 interaction,
                 params,
-                store.content_path(parent),
+                files.content_path(parent),
                 parent.content_name,
-                list(store.style_paths(parent)),
+                list(files.style_paths(parent)),
                 list(parent.style_names),
             )
             return replace(new, parent_id=parent.id, variant=variant, init=init)

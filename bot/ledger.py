@@ -1,35 +1,24 @@
 """The ledger: every live job's state; each change persisted, counted, and told to listeners.
 
 Jobs enter through `accept` (from intake), go to the queue through `enqueue`, and change as the
-queue's events arrive (`on_event`). Listeners (the publisher) then read what they need through
-the read-only queries (`snapshot`, `position`, `eta`). A finished job leaves the ledger as a final
-snapshot handed to the listeners. No Discord here.
+queue's events arrive (`on_event`, in `ledger_events`). Listeners (the publisher) then read what
+they need through the read-only queries (`snapshot`, `position`, `eta`). A finished job leaves the
+ledger as a final snapshot handed to the listeners. No Discord here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
 
 from stylecore.errors import OptionsError
 
 from .config import Config
-from .eta import EtaModel, job_eta
-from .jobs import Clock, Job, JobState, NewJob, ResultInfo, Snapshot, new_job_id
+from .eta import job_eta
+from .jobs import Clock, Job, JobState, NewJob, Snapshot, new_job_id
+from .ledger_events import LedgerEvents
 from .live import LiveJob
-from .messages import (
-    JobEvent,
-    JobFinished,
-    JobStarted,
-    JobUpdated,
-    Outcome,
-    WorkCancelled,
-    WorkItem,
-    WorkProgress,
-    WorkResult,
-    WorkRetry,
-)
+from .messages import WorkItem
 from .metrics import Metrics
 from .payload import new_job_payload
 from .queue import JobQueue, QueueRefused
@@ -41,27 +30,10 @@ log = logging.getLogger("stylebot.ledger")
 CANCEL_WAIT_S = 60.0
 
 
-class LedgerListener(Protocol):
-    async def job_announced(self, job_id: str) -> None:
-        """A new job's card may appear: show it now (the ledger waits, so it comes before the job starts)."""
-
-    def job_changed(self, job_id: str, *, force: bool = False) -> None:
-        """The job's card is out of date (`force`: show it even if throttled)."""
-
-    def job_ended(self, final: Snapshot) -> None:
-        """The job finished, failed or was cancelled; the ledger forgets it."""
-
-
-class Ledger:
+class Ledger(LedgerEvents):
     def __init__(self, config: Config, store: Store, queue: JobQueue, metrics: Metrics, *, clock: Clock) -> None:
+        super().__init__(store, queue, metrics, clock=clock)
         self.config = config
-        self.store = store
-        self.queue = queue
-        self.metrics = metrics
-        self.clock = clock
-        self.durations = EtaModel()
-        self.listeners: list[LedgerListener] = []
-        self._live: dict[str, LiveJob] = {}
 
     async def job(self, job_id: str) -> Job | None:
         live = self._live.get(job_id)
@@ -142,16 +114,17 @@ class Ledger:
         except OptionsError as exc:  # checked at intake; a job resumed under a newer engine may still fail
             await self._finish(live, JobState.FAILED, error=f"The job's options are not valid: {exc}.")
             return
+        files = self.store.files
         item = WorkItem(
             job.id,
-            self.store.content_path(job),
-            self.store.style_paths(job),
+            files.content_path(job),
+            files.style_paths(job),
             options,
             job.filesize_limit,
             limits.max_pixels,
             guild_id=job.guild_id,
             owner_id=job.owner_id,
-            init=self.store.init_path(job) if job.params.upscale_from else None,
+            init=files.init_path(job) if job.params.upscale_from else None,
         )
         try:
             await self.queue.put(item)
@@ -190,82 +163,3 @@ class Ledger:
             return await asyncio.wait_for(asyncio.shield(live.finished), CANCEL_WAIT_S)
         except TimeoutError:
             return live.job.state
-
-    # -- the queue's events ----------------------------------------------------------------------
-
-    async def on_event(self, event: JobEvent) -> None:
-        live = self._live.get(event.job_id)
-        if live is None or not live.job.state.active:
-            return  # already ended here (e.g. cancelled while the worker reported)
-        match event:
-            case JobStarted(worker=worker):
-                await self._started(live, worker)
-            case JobUpdated(update=WorkRetry() as retry):
-                live.retrying(retry)
-                self._changed(live.job.id)
-            case JobUpdated(update=WorkProgress() as progress):
-                iterations, seconds = live.progressed(progress)
-                if iterations:
-                    self.metrics.iterations(iterations, seconds)
-                self._changed(live.job.id)
-            case JobFinished(outcome=outcome):
-                await self._finished(live, outcome)
-
-    async def _started(self, live: LiveJob, worker: str) -> None:
-        job = live.job
-        if job.state is JobState.RUNNING:  # handed to another worker: the first one stopped responding
-            live.moved()
-        else:
-            job.state, job.started_at = JobState.RUNNING, self.clock()
-            self.metrics.job_started(wait_s=job.started_at - job.created_at)
-            await self.store.save_job(job)
-        self._changed(job.id)
-        self._waiting_changed()
-
-    async def _finished(self, live: LiveJob, outcome: Outcome) -> None:
-        job = live.job
-        if isinstance(outcome, WorkResult):
-            job.result = ResultInfo.of(job, outcome)
-            # On disk first: if the bot stops before the card is shown, the next start delivers it.
-            await self.store.write_output(self.store.result_path(job), outcome.image)
-            if outcome.timelapse:
-                await self.store.write_output(self.store.timelapse_path(job), outcome.timelapse[0])
-            self.durations.learn(iterations=outcome.iterations, size=outcome.options.size, elapsed=outcome.elapsed)
-            await self._finish(live, JobState.DONE, result=outcome.image)
-        elif isinstance(outcome, WorkCancelled):
-            await self._finish(live, JobState.CANCELLED)
-        else:
-            await self._finish(live, JobState.FAILED, error=outcome.message)
-
-    async def _finish(
-        self, live: LiveJob, state: JobState, *, error: str | None = None, result: bytes | None = None
-    ) -> None:
-        job = live.job
-        previous, finished_at = job.state, self.clock()
-        job.state, job.finished_at, job.error = state, finished_at, error
-        # Before any await: a snapshot taken meanwhile would show a final card without its result.
-        del self._live[job.id]
-        if previous is JobState.RUNNING:
-            self.metrics.job_finished(state.value, finished_at - (job.started_at or finished_at))
-        elif previous is JobState.QUEUED:  # cancelled, or refused, before it started
-            self.metrics.job_dropped(state.value)
-        await self.store.save_job(job)
-        if not live.finished.done():
-            live.finished.set_result(state)
-        log.info("job %s %s%s", job.id, state.value, f": {error}" if error else "")
-        final = live.snapshot(result=result)
-        if live.announced:
-            for listener in self.listeners:
-                listener.job_ended(final)
-        self._waiting_changed()  # their positions and ETAs moved
-
-    def _changed(self, job_id: str, *, force: bool = False) -> None:
-        live = self._live.get(job_id)
-        if live is None or not live.announced:
-            return
-        for listener in self.listeners:
-            listener.job_changed(job_id, force=force)
-
-    def _waiting_changed(self) -> None:
-        for job_id in self.queue.waiting():
-            self._changed(job_id)

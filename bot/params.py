@@ -10,7 +10,7 @@ from stylecore.options import ColorMode, OptimizerName
 
 from .config import Config
 from .errors import UserError
-from .jobs import JobParams, new_seed
+from .job_params import JobParams, new_seed
 from .limits import ADAM_DEFAULTS, STYLE_STRENGTH
 from .settings import ServerSettings
 

@@ -1,12 +1,8 @@
-"""Persistence: server settings, presets and jobs in SQLite; images as files under the data dir.
+"""Persistence: server settings, presets and jobs in SQLite; preset images beside it.
 
 Layout under `data_dir`:
     <database>                    SQLite (settings, presets, jobs)
-    jobs/<job id>/content         the content image as uploaded (already checked)
-    jobs/<job id>/style<N>        the style images, in order
-    jobs/<job id>/init            an upscale's starting image (its parent's result)
-    jobs/<job id>/stylized-…      the encoded result, kept for Upscale ×2 until retention
-    jobs/<job id>/timelapse-…     the run as an animated image, for the Timelapse button
+    jobs/<job id>/                a job's images (`job_files`)
     presets/<guild id>/<file>     preset images
 """
 
@@ -16,13 +12,13 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from .job_files import JobFiles, write_file
 from .jobs import CardRef, Job
 from .store_rows import SCHEMA, card_json, job_from_row
 
@@ -37,11 +33,12 @@ class Preset:
 
 
 class Store:
-    """One SQLite connection (aiosqlite runs it on its own thread) plus the files beside it."""
+    """One SQLite connection (aiosqlite runs it on its own thread) plus the files beside it (`files`)."""
 
     def __init__(self, data_dir: str | os.PathLike[str], database: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir)
         self.database = self.data_dir / database
+        self.files = JobFiles(self.data_dir)
         self._db: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
@@ -107,7 +104,7 @@ class Store:
         if await self.preset(guild_id, name) is not None:
             return False
         relative = f"presets/{guild_id}/{secrets.token_hex(8)}"
-        await asyncio.to_thread(_write_file, self.data_dir / relative, data)
+        await asyncio.to_thread(write_file, self.data_dir / relative, data)
         await self.db.execute(
             "INSERT INTO presets (guild_id, name, file, added_by, created_at) VALUES (?, ?, ?, ?, ?)",
             (guild_id, name, relative, added_by, now),
@@ -129,42 +126,11 @@ class Store:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def job_dir(self, job_id: str) -> Path:
-        return self.data_dir / "jobs" / job_id
-
-    def content_path(self, job: Job) -> Path:
-        return self.job_dir(job.id) / "content"
-
-    def style_paths(self, job: Job) -> tuple[Path, ...]:
-        return tuple(self.job_dir(job.id) / f"style{index}" for index in range(1, len(job.style_names) + 1))
-
-    def init_path(self, job: Job) -> Path:
-        return self.job_dir(job.id) / "init"
-
-    def result_path(self, job: Job) -> Path | None:
-        return self.job_dir(job.id) / job.result.file_name if job.result else None
-
-    def timelapse_path(self, job: Job) -> Path | None:
-        file_name = job.result.timelapse_file if job.result else None
-        return self.job_dir(job.id) / file_name if file_name else None
-
-    async def write_output(self, path: Path | None, data: bytes) -> None:
-        """Write a result or timelapse file (`result_path`, `timelapse_path`)."""
-        assert path is not None, "job.result must be set first"
-        await asyncio.to_thread(_write_file, path, data)
-
-    async def read_output(self, path: Path | None) -> bytes | None:
-        """A result or timelapse file; None once retention removed it."""
-        try:
-            return await asyncio.to_thread(path.read_bytes) if path else None
-        except FileNotFoundError:
-            return None
-
     async def add_job(
         self, job: Job, content: bytes | Path, styles: list[bytes | Path], init: Path | None = None
     ) -> Job:
         """Persist a new job with its inputs: bytes are written, paths (a parent's files) are linked."""
-        await asyncio.to_thread(self._write_inputs, job, content, styles, init)
+        await asyncio.to_thread(self.files.write_inputs, job, content, styles, init)
         cursor = await self.db.execute(
             "INSERT INTO jobs (id, owner_id, guild_id, channel_id, state, params, content_name, style_names, "
             "created_at, filesize_limit, parent_id, variant, card) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -188,17 +154,6 @@ class Store:
         job.seq = cursor.lastrowid
         return job
 
-    def _write_inputs(self, job: Job, content: bytes | Path, styles: list[bytes | Path], init: Path | None) -> None:
-        directory = self.job_dir(job.id)
-        directory.mkdir(parents=True, exist_ok=False)
-        for target, source in zip((self.content_path(job), *self.style_paths(job)), (content, *styles), strict=True):
-            if isinstance(source, Path):
-                _link_or_copy(source, target)
-            else:
-                _write_file(target, source)
-        if init is not None:
-            _link_or_copy(init, self.init_path(job))
-
     async def save_job(self, job: Job) -> None:
         """Write the job's state as the ledger changes it (state, times, result); not its card."""
         await self.db.execute(
@@ -217,7 +172,7 @@ class Store:
         await self.db.commit()
 
     async def save_card(self, job_id: str, card: CardRef) -> None:
-        """Where the job's card lives now (the publisher's record)."""
+        """Where the job's card lives now (`CardMessages` records it as the card moves)."""
         await self.db.execute("UPDATE jobs SET card = ? WHERE id = ?", (card_json(card), job_id))
         await self.db.commit()
 
@@ -246,24 +201,10 @@ class Store:
 
     async def delete_job(self, job_id: str) -> None:
         """Forget a finished job and its files (retention)."""
-        await asyncio.to_thread(shutil.rmtree, self.job_dir(job_id), True)
+        await self.files.delete(job_id)
         await self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
         await self.db.commit()
 
     async def _jobs(self, query: str, args: tuple[Any, ...] = ()) -> list[Job]:
         async with self.db.execute(query, args) as rows:
             return [job_from_row(row) async for row in rows]
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another filesystem, or links not supported: a copy costs only disk
-        shutil.copyfile(source, target)

@@ -7,7 +7,8 @@ from dataclasses import asdict
 
 import aiosqlite
 
-from .jobs import CardRef, Job, JobParams, JobState, Rerun, ResultInfo
+from .job_params import JobParams, Rerun
+from .jobs import CardRef, Job, JobState, ResultInfo
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS guild_settings (

@@ -14,7 +14,8 @@ import discord
 import pytest
 import simcord
 
-from bot.jobs import Job, JobParams, JobState, ResultInfo, Snapshot
+from bot.job_params import JobParams
+from bot.jobs import Job, JobState, ResultInfo, Snapshot
 from bot.messages import WorkProgress
 from bot.publisher import Publisher
 from bot.store import Store

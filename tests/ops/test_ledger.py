@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.jobs import Job, JobParams, JobState, NewJob, Snapshot
+from bot.job_params import JobParams
+from bot.jobs import Job, JobState, NewJob, Snapshot
 from bot.ledger import Ledger
 from bot.messages import (
     JobFinished,
@@ -156,12 +157,12 @@ async def test_a_job_is_persisted_announced_queued_run_and_handed_over_when_it_e
 
     job = await ledger.accept(new_job())
     assert (await store.job(job.id)).state is JobState.QUEUED
-    assert store.content_path(job).read_bytes() == b"content bytes"
+    assert store.files.content_path(job).read_bytes() == b"content bytes"
     assert listener.changed == []  # nothing is told before the job is announced
     await ledger.announce(job.id)
     await ledger.enqueue(job)
     [item] = queue.items
-    assert (item.job_id, item.content, item.guild_id, item.owner_id) == (job.id, store.content_path(job), 10, 1)
+    assert (item.job_id, item.content, item.guild_id, item.owner_id) == (job.id, store.files.content_path(job), 10, 1)
     assert item.options.size == 64 and item.options.seed == 7 and item.init is None
     assert listener.announced == [job.id] and ledger.position(job.id) == 1
 
@@ -181,8 +182,8 @@ async def test_a_job_is_persisted_announced_queued_run_and_handed_over_when_it_e
     assert final.job.state is JobState.DONE and final.result == b"\x89PNG result"
     assert final.job.result.timelapse_file == f"timelapse-{job.id}.webp"
     assert final.job.result.bytes == len(b"\x89PNG result")
-    assert store.result_path(final.job).read_bytes() == b"\x89PNG result"  # on disk before the card is shown
-    assert store.timelapse_path(final.job).read_bytes() == b"RIFF timelapse"
+    assert store.files.result_path(final.job).read_bytes() == b"\x89PNG result"  # on disk before the card is shown
+    assert store.files.timelapse_path(final.job).read_bytes() == b"RIFF timelapse"
     assert ledger.snapshot(job.id) is None and (await store.job(job.id)).state is JobState.DONE
     assert metrics.registry.get_sample_value("stylebot_jobs_finished_total", {"outcome": "done"}) == 1.0
 

@@ -1,0 +1,114 @@
+"""A job's parameters: every engine option it uses, and the re-runs its result card offers."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from stylecore.options import ColorMode, OptimizerName, StyleOptions
+
+from .limits import ADAM_DEFAULTS, MAX_SEED, PREVIEW_TICKS, PROGRESS_TICKS, STYLE_STRENGTH, TIMELAPSE_FRAMES
+
+
+class Rerun(StrEnum):
+    """The result card's buttons: each starts a new job from the same inputs."""
+
+    STRONGER = "stronger"
+    WEAKER = "weaker"
+    COLOURS = "colours"
+    SEED = "seed"
+    UPSCALE = "upscale"  # twice the size, starting from the result: same inputs, seed and options
+
+    def label(self, params: JobParams) -> str:
+        """The button's label under a card whose job has `params`."""
+        if self is Rerun.COLOURS:
+            return "Keep colours" if params.preserve_colors == "none" else "Full colour"
+        return RERUN_LABELS[self]
+
+    def change(self, params: JobParams) -> str:
+        """What a re-run with `params` (the new job's) changed, as its card says it."""
+        if self is Rerun.COLOURS:
+            return "full colour" if params.preserve_colors == "none" else "keep colours"
+        return RERUN_LABELS[self].lower()
+
+
+RERUN_LABELS = {
+    Rerun.STRONGER: "Stronger style",
+    Rerun.WEAKER: "Weaker style",
+    Rerun.SEED: "New seed",
+    Rerun.UPSCALE: "Upscale ×2",
+}
+
+
+@dataclass(frozen=True)
+class JobParams:
+    """Every engine option a job uses, resolved (server defaults applied, seed drawn)."""
+
+    size: int
+    iterations: int
+    style_strength: float
+    optimizer: OptimizerName
+    learning_rate: float | None
+    preserve_colors: ColorMode
+    seed: int
+    beta1: float = ADAM_DEFAULTS.beta1
+    beta2: float = ADAM_DEFAULTS.beta2
+    epsilon: float = ADAM_DEFAULTS.epsilon
+    style_weights: tuple[float, ...] | None = None
+    upscale_from: int | None = None
+    """An upscale of a result this many pixels a side: the job starts from that result (its init image)."""
+
+    def style_options(self, *, multiscale: bool, max_seconds: float) -> StyleOptions:
+        """The engine's options for this job; raises OptionsError if they are inconsistent."""
+        every = max(1, self.iterations // PROGRESS_TICKS)
+        return StyleOptions(
+            size=self.size,
+            iterations=self.iterations,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            epsilon=self.epsilon,
+            style_weight=self.style_strength,
+            style_weights=self.style_weights,
+            preserve_colors=self.preserve_colors,
+            seed=self.seed,
+            multiscale=multiscale,
+            max_seconds=max_seconds,
+            progress_every=every,
+            preview_every=max(every, self.iterations // PREVIEW_TICKS),
+            init="image" if self.upscale_from else "content",
+            upscale_from=self.upscale_from,
+            timelapse_frames=TIMELAPSE_FRAMES,
+        ).validated()
+
+    def upscaled(self, result_size: int, *, multiscale: bool, max_seconds: float) -> JobParams:
+        """An Upscale ×2 of a result `result_size` pixels a side; the engine decides its iterations."""
+        options = self.style_options(multiscale=multiscale, max_seconds=max_seconds).upscaled(result_size)
+        return replace(self, size=options.size, iterations=options.iterations, upscale_from=result_size)
+
+    def rerun(self, variant: Rerun) -> JobParams:
+        """The parameters of a re-run: same inputs and seed, one thing changed (for Upscale: `upscaled`)."""
+        if variant is Rerun.STRONGER:
+            return replace(self, style_strength=STYLE_STRENGTH.clamp(self.style_strength * 2))
+        if variant is Rerun.WEAKER:
+            return replace(self, style_strength=STYLE_STRENGTH.clamp(self.style_strength / 2))
+        if variant is Rerun.COLOURS:
+            return replace(self, preserve_colors="luminance" if self.preserve_colors == "none" else "none")
+        if variant is Rerun.SEED:
+            return replace(self, seed=new_seed())
+        raise ValueError(f"{variant} needs the result's size: use upscaled()")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobParams:
+        weights = data.get("style_weights")
+        return cls(**{**data, "style_weights": tuple(weights) if weights is not None else None})
+
+
+def new_seed() -> int:
+    return secrets.randbelow(MAX_SEED + 1)
