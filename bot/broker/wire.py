@@ -1,4 +1,4 @@
-"""How the job messages of `bot.jobs` cross Redis: JSON for the small fields, raw bytes for images.
+"""How the job messages of `bot.messages` cross Redis: JSON for the small fields, raw bytes for images.
 
 Redis hashes and stream entries hold binary-safe fields, so images travel as they are (no base64),
 next to a `data` field with the rest as JSON. Everything decodes back into the very dataclasses the
