@@ -20,7 +20,8 @@ from bot.messages import WorkFailed, WorkResult
 from bot.queue import PayloadTooLarge
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
 
     from redis_server import RedisServer
 
@@ -145,53 +146,50 @@ async def test_a_started_job_of_a_dead_worker_still_waits_for_reclaim_after_s(
         await queue.close()
 
 
-async def test_put_refuses_an_image_larger_than_the_queue_carries_and_writes_nothing(
-    server: RedisServer,
-    prefix: str,
-    recorder: Recorder,
-    jobs: Jobs,
-) -> None:
-    queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, max_image_bytes=4096)
+#: A cap small enough for a 64 px PNG with some bytes appended to exceed it.
+SMALL_CAP = 4096
+
+
+@pytest.fixture
+async def capped_queue(server: RedisServer, prefix: str, recorder: Recorder) -> AsyncIterator[RedisQueue]:
+    queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, max_image_bytes=SMALL_CAP)
     await queue.start(recorder)
     try:
         await wait_until(lambda: queue.connected, 10, "Redis")
-        big = jobs.folder / "big.png"
-        big.write_bytes(png(64, 64) + os.urandom(5000))  # trailing bytes: only the size matters here
-        item = jobs.item()
-        item = type(item)(**{**item.__dict__, "styles": (item.styles[0], big)})
-
-        with pytest.raises(PayloadTooLarge) as refused:
-            await queue.put(item)
-
-        assert str(refused.value).startswith("The image style 2 (big.png) is ")
-        assert "more than the 4 KiB the job queue carries to its workers" in str(refused.value)
-        assert queue.waiting() == []
-        client = server.client()
-        assert client.exists(queue.keys.job(item.job_id)) == 0 and client.xlen(queue.keys.jobs) == 0
-        await queue.put(jobs.item())  # a job within the cap is taken
-        assert len(queue.waiting()) == 1
+        yield queue
     finally:
         await queue.close()
+
+
+def too_big(jobs: Jobs, name: str) -> Path:
+    path = jobs.folder / name
+    path.write_bytes(png(64, 64) + os.urandom(SMALL_CAP + 1000))  # trailing bytes: only the size matters here
+    return path
+
+
+async def test_put_refuses_an_image_larger_than_the_queue_carries_and_writes_nothing(
+    server: RedisServer, capped_queue: RedisQueue, jobs: Jobs
+) -> None:
+    item = jobs.item()
+    item = type(item)(**{**item.__dict__, "styles": (item.styles[0], too_big(jobs, "big.png"))})
+
+    with pytest.raises(PayloadTooLarge) as refused:
+        await capped_queue.put(item)
+
+    assert str(refused.value).startswith("The image style 2 (big.png) is ")
+    assert "more than the 4 KiB the job queue carries to its workers" in str(refused.value)
+    assert capped_queue.waiting() == []
+    client = server.client()
+    assert client.exists(capped_queue.keys.job(item.job_id)) == 0 and client.xlen(capped_queue.keys.jobs) == 0
+    await capped_queue.put(jobs.item())  # a job within the cap is taken
+    assert len(capped_queue.waiting()) == 1
 
 
 async def test_put_counts_an_upscales_starting_image_in_the_cap(
-    server: RedisServer,
-    prefix: str,
-    recorder: Recorder,
-    jobs: Jobs,
+    server: RedisServer, capped_queue: RedisQueue, jobs: Jobs
 ) -> None:
-    queue = RedisQueue(server.url, key_prefix=prefix, poll_s=0.1, max_image_bytes=4096)
-    await queue.start(recorder)
-    try:
-        await wait_until(lambda: queue.connected, 10, "Redis")
-        init = jobs.folder / "init"
-        init.write_bytes(png(64, 64) + os.urandom(5000))
-        item = jobs.item(init=init)
+    with pytest.raises(PayloadTooLarge) as refused:
+        await capped_queue.put(jobs.item(init=too_big(jobs, "init")))
 
-        with pytest.raises(PayloadTooLarge) as refused:
-            await queue.put(item)
-
-        assert str(refused.value).startswith("This result is ") and "cannot be upscaled" in str(refused.value)
-        assert queue.waiting() == [] and server.client().xlen(queue.keys.jobs) == 0
-    finally:
-        await queue.close()
+    assert str(refused.value).startswith("This result is ") and "cannot be upscaled" in str(refused.value)
+    assert capped_queue.waiting() == [] and server.client().xlen(capped_queue.keys.jobs) == 0
