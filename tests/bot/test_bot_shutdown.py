@@ -75,6 +75,9 @@ def run_until(marker: str, *, with_job: bool, stop: signal.Signals) -> tuple[int
         text=True,
         env=env,
         cwd=Path(__file__).parents[2],
+        # As Docker starts it. A shell's background job (`pytest ... &`) inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: the stop would never arrive.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen = []
     assert process.stdout is not None
