@@ -347,20 +347,24 @@ class StyleJob:
             self._report(image, scale_index, plan, step, tile, tiles)
 
     def _fit(self, plan: list[Scale], scale_index: int, step: int, deadline: float) -> list[Scale]:
-        """Shrink what is left of the plan to the remaining time, once there is a speed estimate.
+        """Shrink the plan from the current scale on to the time left, once there is a speed estimate.
 
         `step`: iterations already run at the current scale (for a tiled scale, whole passes' worth).
+        The current scale is fitted whole, its steps so far costed at the current speed and counted as
+        time still to spend: then every refit shares the time in the same proportions, and only a
+        changed speed estimate moves the counts. Fitting what is left of each scale instead would hand
+        the current scale its share of the remaining time again at every step, and it would never end.
+        From the original plan, not the last fit, so that refits do not compound their rounding.
         """
         rate = self._seconds_per_pixel_iteration()
         if rate is None:
             return plan[scale_index:]
-        # From the original plan, not the last fit: refits every step would otherwise compound their rounding.
-        current = self.planned[scale_index]
-        remaining = [Scale(current.longest_side, max(0, current.iterations - step)), *self.planned[scale_index + 1 :]]
-        fitted = fit_to_time(remaining, deadline - self._elapsed(), rate, [self._cost(s) for s in remaining])
+        remaining = list(self.planned[scale_index:])
+        costs = [self._cost(s) for s in remaining]
+        seconds = deadline - self._elapsed() + step * costs[0] * rate
+        fitted = fit_to_time(remaining, seconds, rate, costs)
         if fitted != remaining:
             self.budget_cut = True
-        fitted[0] = Scale(current.longest_side, fitted[0].iterations + step)
         self.total = round(self.scale_start) + sum(s.iterations for s in fitted)
         return fitted
 

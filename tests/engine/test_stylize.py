@@ -155,6 +155,16 @@ def test_time_budget_stops_early_with_a_full_size_image(engine, content, style) 
     assert result.elapsed < 1.5 + 2.0
 
 
+def test_a_time_budget_shares_its_time_between_the_scales(engine, content, style) -> None:
+    # Far more iterations than fit: the budget shrinks every scale, and the full size still gets its share.
+    ticks = _losses(engine, content, [style], StyleOptions(size=256, iterations=100_000, seed=1, max_seconds=4.0))
+    coarse = [t for t in ticks if t.scale == 0]
+    full = [t for t in ticks if t.scale == 1]
+    assert coarse and full, "the run never reached the full size"
+    assert max(full[0].width, full[0].height) == 256
+    assert ticks[-1].elapsed < 4.0 + 2.0
+
+
 def test_a_budget_used_up_before_the_first_step_still_runs_one(engine, content, style) -> None:
     result = engine.stylize(content, [style], FAST.with_values(iterations=50, max_seconds=1e-6))
     assert result.stopped == "deadline"
