@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .queue import PayloadTooLarge
+from .queue import PayloadImage, PayloadTooLarge
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,25 +21,28 @@ if TYPE_CHECKING:
     from .messages import WorkItem
     from .queue import Payload
 
-#: How a refusal names an upscale's starting image (the parent job's result).
-INIT_NAME = "to upscale"
-
 
 def new_job_payload(new: NewJob) -> Payload:
     """The images that go to a worker (blocking: a re-run's images are files)."""
     images = [(new.content_name, new.content), *zip(new.style_names, new.styles, strict=True)]
+    payload = [PayloadImage(name, _size(data)) for name, data in images]
     if new.init is not None:
-        images.append((INIT_NAME, new.init))
-    return [(name, len(data) if isinstance(data, bytes) else os.path.getsize(data)) for name, data in images]
+        payload.append(PayloadImage("to upscale", _size(new.init), upscale_start=True))
+    return payload
 
 
 def work_item_payload(item: WorkItem) -> Payload:
     """The same for a job handed to the queue, whose images are the bot's files (blocking)."""
     paths: list[tuple[str, Path]] = [("content", item.content)]
     paths += [(f"style {index}", path) for index, path in enumerate(item.styles, 1)]
+    payload = [PayloadImage(f"{name} ({path.name})", _size(path)) for name, path in paths]
     if item.init is not None:
-        paths.append((INIT_NAME, item.init))
-    return [(f"{name} ({path.name})", os.path.getsize(path)) for name, path in paths]
+        payload.append(PayloadImage(f"to upscale ({item.init.name})", _size(item.init), upscale_start=True))
+    return payload
+
+
+def _size(data: bytes | Path) -> int:
+    return len(data) if isinstance(data, bytes) else os.path.getsize(data)
 
 
 def format_bytes(count: int) -> str:
@@ -52,12 +55,12 @@ def format_bytes(count: int) -> str:
 
 def check_images(images: Payload, max_image_bytes: int) -> None:
     """PayloadTooLarge naming the first image larger than `max_image_bytes`."""
-    for name, size in images:
+    for name, size, upscale_start in images:
         if size > max_image_bytes:
             actual, limit = format_bytes(size), format_bytes(max_image_bytes)
             if actual == limit:  # just over: rounded sizes would read "10 MiB, more than 10 MiB"
                 actual, limit = f"{size:,} bytes", f"{max_image_bytes:,} bytes"
-            if name.startswith(INIT_NAME):
+            if upscale_start:
                 raise PayloadTooLarge(
                     f"This result is {actual}, more than the {limit} the job queue carries to its workers, "
                     "so it cannot be upscaled here."

@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .fairness import FairLine
 from .messages import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkItem, WorkUpdate
@@ -43,8 +43,16 @@ class PayloadTooLarge(QueueRefused):
     """One of the job's images is larger than the queue carries to its workers."""
 
 
-Payload = Sequence[tuple[str, int]]
-"""A job's images as (name the member knows it by, size in bytes)."""
+class PayloadImage(NamedTuple):
+    """One of a job's images: the name its member knows it by, and its size in bytes."""
+
+    name: str
+    size: int
+    upscale_start: bool = False
+    """The parent's result an upscale starts from (its refusal says so, not "use a smaller image")."""
+
+
+Payload = Sequence[PayloadImage]
 
 
 class JobEvents(Protocol):
