@@ -55,13 +55,17 @@ def options_to_json(options: StyleOptions) -> dict[str, Any]:
     return asdict(options)
 
 
+def known_fields(record: type[Any], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` without the keys the dataclass `record` lacks: a newer bot or worker on the other side of
+    Redis may send fields this one does not know yet."""
+    known = {field.name for field in fields(record)}
+    return {key: value for key, value in data.items() if key in known}
+
+
 def options_from_json(data: dict[str, Any]) -> StyleOptions:
-    known = {f.name for f in fields(StyleOptions)}
     # JSON has no tuples; every sequence option of StyleOptions is a tuple.
-    values: dict[str, Any] = {
-        key: tuple(value) if isinstance(value, list) else value for key, value in data.items() if key in known
-    }
-    return StyleOptions(**values)
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items()}
+    return StyleOptions(**known_fields(StyleOptions, values))
 
 
 # -- the job: parameters and input bytes -------------------------------------------------------

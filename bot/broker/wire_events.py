@@ -4,10 +4,10 @@ Each carries the job's attempt and the worker, so the bot can drop stale and rep
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from ..messages import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkProgress, WorkRetry, WorkUpdate
-from .wire import Fields, WireError, dump_json, load_json, text_field
+from .wire import Fields, WireError, dump_json, known_fields, load_json, text_field
 
 STARTED, PROGRESS, RETRY, FINISHED = "started", "progress", "retry", "finished"
 
@@ -57,9 +57,7 @@ def parse_envelope(data: Fields) -> Envelope:
 def update_from_envelope(env: Envelope) -> WorkUpdate:
     meta = load_json(env.data.get(b"data"))
     if env.kind == PROGRESS:
-        # Only the fields this side knows: a newer worker may send more while the bot is upgraded.
-        known = {field.name for field in fields(WorkProgress)} - {"preview"}
-        return WorkProgress(**{k: v for k, v in meta.items() if k in known}, preview=env.data.get(b"preview"))
+        return WorkProgress(**{**known_fields(WorkProgress, meta), "preview": env.data.get(b"preview")})
     if env.kind == RETRY:
         return WorkRetry(**meta)
     raise WireError(f"{env.kind!r} is not an update")
