@@ -22,21 +22,28 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv "$VIRTUAL_ENV"
 
-# torch first and alone: it is several GB and changes far less often than anything below.
+# Every package at the version CI tested (requirements.lock), so a new release cannot change the
+# image. torch first and alone: it is several GB and changes far less often than anything below.
 # PyPI's default torch wheel is built for one CUDA major version (13.x at the time of writing:
-# NVIDIA driver 580 or newer); hosts with an older driver can pin an older torch release here.
-ARG TORCH_REQUIREMENT="torch>=2.2,<3"
-# DL3013 (pin pip versions) is ignored: hadolint cannot see the version range in the ARG's default.
-# hadolint ignore=DL3013
-RUN pip install "$TORCH_REQUIREMENT"
-
-# The remaining dependencies, read from pyproject.toml so there is one list of them; this layer
-# is rebuilt only when pyproject.toml changes, not on every source edit.
+# NVIDIA driver 580 or newer); hosts with an older driver can name an older torch release in
+# TORCH_REQUIREMENT: then torch and what it brings (CUDA libraries, triton) are not pinned.
 WORKDIR /app
+COPY requirements.lock ./
+ARG TORCH_REQUIREMENT=""
+RUN if [ -n "$TORCH_REQUIREMENT" ]; then \
+        grep -v -E '^(torch|torchvision|triton|nvidia-|cuda-)' requirements.lock > constraints.txt \
+        && pip install -c constraints.txt "$TORCH_REQUIREMENT"; \
+    else \
+        cp requirements.lock constraints.txt \
+        && pip install -c constraints.txt torch; \
+    fi
+
+# The remaining dependencies, read from pyproject.toml so there is one list of them, at the lock's
+# versions; this layer is rebuilt only when pyproject.toml or the lock changes, not on every edit.
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install -c constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # Optional: torchvision and its ImageNet VGG-19 weights, baked in for users who choose
@@ -44,7 +51,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # installed version stops pip from swapping the multi-GB torch layer for another release.
 ARG TORCHVISION_WEIGHTS=0
 RUN if [ "$TORCHVISION_WEIGHTS" = "1" ]; then \
-        pip install "torchvision>=0.17" "torch==$(python -c 'import torch; print(torch.__version__)')" \
+        pip install -c constraints.txt "torchvision>=0.17" "torch==$(python -c 'import torch; print(torch.__version__)')" \
         && python -c "from torchvision.models import vgg19, VGG19_Weights; vgg19(weights=VGG19_Weights.IMAGENET1K_V1)" \
         && chmod -R a+rX "$TORCH_HOME"; \
     fi

@@ -166,7 +166,7 @@ class RedisWorker:
                 await asyncio.sleep(backoff.failed(exc))
             finally:
                 with contextlib.suppress(*DOWN_ERRORS):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
+                    await pubsub.aclose()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
