@@ -14,24 +14,24 @@ from typing import Any, TypeVar
 import discord
 from discord.ext import commands, tasks
 
-from .buttons import CancelButton, RerunButton, TimelapseButton
-from .commands.help import HelpCog
-from .commands.presets import PresetsCog
-from .commands.queue import QueueCog
-from .commands.settings import SettingsCog
-from .commands.stylize import StylizeCog
-from .config import Config
-from .cooldowns import Cooldowns
-from .health import heartbeat_writer
-from .housekeeping import HOUSEKEEPING_S, Housekeeping
-from .intake import Intake
-from .ledger import Ledger
-from .metrics import Metrics
-from .publisher import Publisher
-from .queue import InProcessQueue, JobQueue
-from .store import Store
-from .tree import StyleTree
-from .worker import EngineWorker, StyleEngine
+from bot.buttons import CancelButton, RerunButton, TimelapseButton
+from bot.commands.help import HelpCog
+from bot.commands.presets import PresetsCog
+from bot.commands.queue import QueueCog
+from bot.commands.settings import SettingsCog
+from bot.commands.stylize import StylizeCog
+from bot.config import Config
+from bot.cooldowns import Cooldowns
+from bot.health import heartbeat_writer
+from bot.housekeeping import HOUSEKEEPING_S, Housekeeping
+from bot.intake import Intake
+from bot.ledger import Ledger
+from bot.metrics import Metrics
+from bot.publisher import Publisher
+from bot.queue import InProcessQueue, JobQueue
+from bot.store import Store
+from bot.tree import StyleTree
+from bot.worker import EngineWorker, StyleEngine
 
 log = logging.getLogger("stylebot")
 
@@ -79,7 +79,7 @@ class StyleBot(commands.Bot):
     def _make_queue(self, engine: StyleEngine | None) -> JobQueue:
         settings = self.config.queue
         if settings.backend == "redis":  # the jobs run on `stylebot worker` processes: no engine here
-            from .broker import RedisQueue, redis_url
+            from bot.broker import RedisQueue, redis_url
 
             remote = RedisQueue(
                 redis_url(settings),

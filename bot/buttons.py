@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from .job_params import Rerun
-from .jobs import JOB_ID_PATTERN, Job, JobState
+from bot.job_params import Rerun
+from bot.jobs import JOB_ID_PATTERN, Job, JobState
 
 if TYPE_CHECKING:
-    from .app import StyleBot
-    from .cards import Buttons
+    from bot.app import StyleBot
+    from bot.cards import Buttons
 
 CANCEL_REPLIES = {
     JobState.CANCELLED: "Cancelled job `{id}`.",

@@ -15,10 +15,10 @@ from dataclasses import replace
 import discord
 from discord.utils import MISSING
 
-from .buttons import card_view
-from .cards import Card, moved_card
-from .jobs import CardRef, Clock, Job
-from .store import Store
+from bot.buttons import card_view
+from bot.cards import Card, moved_card
+from bot.jobs import CardRef, Clock, Job
+from bot.store import Store
 
 log = logging.getLogger("stylebot.publisher")
 

@@ -15,9 +15,9 @@ from typing import Literal
 
 import discord
 
-from .job_params import JobParams
-from .jobs import Job, JobState, Snapshot
-from .payload import format_bytes
+from bot.job_params import JobParams
+from bot.jobs import Job, JobState, Snapshot
+from bot.payload import format_bytes
 
 COLOURS = {
     JobState.QUEUED: discord.Colour.light_grey(),

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from bot.config_values import EnvText, check_value, suggest
+from bot.limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 from stylecore.options import COLOR_MODES, OPTIMIZERS, PRECISIONS, ColorMode, OptimizerName
-
-from .config_values import EnvText, check_value, suggest
-from .limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 
 ENV_PREFIX = "STYLEBOT_"
 MIB = 1024 * 1024

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .job_params import JobParams
-from .jobs import Job, JobState
-from .live import LiveJob
-from .messages import WorkProgress
-from .queue import JobQueue
+from bot.job_params import JobParams
+from bot.jobs import Job, JobState
+from bot.live import LiveJob
+from bot.messages import WorkProgress
+from bot.queue import JobQueue
 
 #: Weight of the newest job in the running average.
 SMOOTHING = 0.3

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from .jobs import Clock, JobState, Snapshot
-from .ledger import Ledger
-from .publisher import Publisher
-from .store import Store
+from bot.jobs import Clock, JobState, Snapshot
+from bot.ledger import Ledger
+from bot.publisher import Publisher
+from bot.store import Store
 
 log = logging.getLogger("stylebot.housekeeping")
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.errors import UserError
+from bot.payload import format_bytes
 from stylecore.errors import ImageError
 from stylecore.images import load_image
-
-from .errors import UserError
-from .payload import format_bytes
 
 MAX_NAME_LENGTH = 60
 

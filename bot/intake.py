@@ -18,17 +18,17 @@ from pathlib import Path
 
 import discord
 
-from .config import Config
-from .cooldowns import Cooldowns
-from .errors import UserError
-from .inputs import ImageInput, read_attachment
-from .job_params import JobParams, Rerun
-from .jobs import CardRef, Job, NewJob
-from .ledger import Ledger
-from .params import UserOptions, check_params, resolve_params
-from .queue import QueueRefused, QueueUnavailable
-from .settings import ServerSettings, load_settings
-from .store import Preset, Store
+from bot.config import Config
+from bot.cooldowns import Cooldowns
+from bot.errors import UserError
+from bot.inputs import ImageInput, read_attachment
+from bot.job_params import JobParams, Rerun
+from bot.jobs import CardRef, Job, NewJob
+from bot.ledger import Ledger
+from bot.params import UserOptions, check_params, resolve_params
+from bot.queue import QueueRefused, QueueUnavailable
+from bot.settings import ServerSettings, load_settings
+from bot.store import Preset, Store
 
 log = logging.getLogger("stylebot.intake")
 

@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .jobs import Job
+from bot.jobs import Job
 
 
 class JobFiles:

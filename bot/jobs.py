@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from .job_params import JobParams, Rerun
-from .messages import WorkProgress, WorkResult
+from bot.job_params import JobParams, Rerun
+from bot.messages import WorkProgress, WorkResult
 
 JOB_ID_PATTERN = r"[0-9a-f]{8}"
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.config import Config
+from bot.eta import job_eta
+from bot.jobs import Clock, Job, JobState, NewJob, Snapshot, new_job_id
+from bot.ledger_events import LedgerEvents
+from bot.live import LiveJob
+from bot.messages import WorkItem
+from bot.metrics import Metrics
+from bot.payload import new_job_payload
+from bot.queue import JobQueue, QueueRefused
+from bot.store import Store
 from stylecore.errors import OptionsError
-
-from .config import Config
-from .eta import job_eta
-from .jobs import Clock, Job, JobState, NewJob, Snapshot, new_job_id
-from .ledger_events import LedgerEvents
-from .live import LiveJob
-from .messages import WorkItem
-from .metrics import Metrics
-from .payload import new_job_payload
-from .queue import JobQueue, QueueRefused
-from .store import Store
 
 log = logging.getLogger("stylebot.ledger")
 

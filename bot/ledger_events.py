@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from .eta import EtaModel
-from .jobs import Clock, JobState, ResultInfo, Snapshot
-from .live import LiveJob
-from .messages import (
+from bot.eta import EtaModel
+from bot.jobs import Clock, JobState, ResultInfo, Snapshot
+from bot.live import LiveJob
+from bot.messages import (
     JobEvent,
     JobFinished,
     JobStarted,
@@ -25,9 +25,9 @@ from .messages import (
     WorkResult,
     WorkRetry,
 )
-from .metrics import Metrics
-from .queue import JobQueue
-from .store import Store
+from bot.metrics import Metrics
+from bot.queue import JobQueue
+from bot.store import Store
 
 log = logging.getLogger("stylebot.ledger")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 
-from .jobs import Job, JobState, Snapshot
-from .messages import WorkProgress, WorkRetry
+from bot.jobs import Job, JobState, Snapshot
+from bot.messages import WorkProgress, WorkRetry
 
 MOVED_NOTE = "Moved to another worker (the first one stopped responding); started again."
 

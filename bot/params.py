@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bot.config import Config
+from bot.errors import UserError
+from bot.job_params import JobParams, new_seed
+from bot.limits import ADAM_DEFAULTS, STYLE_STRENGTH
+from bot.settings import ServerSettings
 from stylecore.errors import OptionsError
 from stylecore.options import ColorMode, OptimizerName
-
-from .config import Config
-from .errors import UserError
-from .job_params import JobParams, new_seed
-from .limits import ADAM_DEFAULTS, STYLE_STRENGTH
-from .settings import ServerSettings
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .queue import PayloadImage, PayloadTooLarge
+from bot.queue import PayloadImage, PayloadTooLarge
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .jobs import NewJob
-    from .messages import WorkItem
-    from .queue import Payload
+    from bot.jobs import NewJob
+    from bot.messages import WorkItem
+    from bot.queue import Payload
 
 
 def new_job_payload(new: NewJob) -> Payload:

@@ -16,10 +16,10 @@ from typing import Protocol
 
 import discord
 
-from .card_messages import CardMessages
-from .cards import Card, render
-from .jobs import CardRef, Clock, Job, JobState, Snapshot
-from .store import Store
+from bot.card_messages import CardMessages
+from bot.cards import Card, render
+from bot.jobs import CardRef, Clock, Job, JobState, Snapshot
+from bot.store import Store
 
 log = logging.getLogger("stylebot.publisher")
 

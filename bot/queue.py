@@ -15,9 +15,9 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-from .fairness import FairLine
-from .messages import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkItem, WorkUpdate
-from .worker import EngineWorker
+from bot.fairness import FairLine
+from bot.messages import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkItem, WorkUpdate
+from bot.worker import EngineWorker
 
 log = logging.getLogger("stylebot.queue")
 

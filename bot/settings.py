@@ -12,14 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from bot.config import Config
+from bot.errors import UserError
+from bot.limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 from stylecore.options import COLOR_MODES, OPTIMIZERS, ColorMode, OptimizerName
 
-from .config import Config
-from .errors import UserError
-from .limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
-
 if TYPE_CHECKING:
-    from .store import Store
+    from bot.store import Store
 
 
 @dataclass(frozen=True)

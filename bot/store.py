@@ -18,9 +18,9 @@ from typing import Any
 
 import aiosqlite
 
-from .job_files import JobFiles, write_file
-from .jobs import CardRef, Job
-from .store_rows import SCHEMA, card_json, job_from_row
+from bot.job_files import JobFiles, write_file
+from bot.jobs import CardRef, Job
+from bot.store_rows import SCHEMA, card_json, job_from_row
 
 
 @dataclass(frozen=True)

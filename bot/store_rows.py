@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 import aiosqlite
 
-from .job_params import JobParams, Rerun
-from .jobs import CardRef, Job, JobState, ResultInfo
+from bot.job_params import JobParams, Rerun
+from bot.jobs import CardRef, Job, JobState, ResultInfo
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS guild_settings (

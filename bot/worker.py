@@ -17,14 +17,13 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from bot.limits import SIZE
+from bot.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkRetry, WorkUpdate
+from bot.worker_output import encode_and_drop_preview, encode_preview, work_result
 from stylecore.errors import Cancelled, ImageError, OptionsError, OutOfMemoryError, StyleCoreError
 from stylecore.images import load_image
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
-
-from .limits import SIZE
-from .messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkRetry, WorkUpdate
-from .worker_output import encode_and_drop_preview, encode_preview, work_result
 
 log = logging.getLogger("stylebot.worker")
 

@@ -10,11 +10,10 @@ import io
 import logging
 from typing import TYPE_CHECKING
 
+from bot.messages import WorkItem, WorkResult
 from stylecore.errors import OptionsError
 from stylecore.images import encode_image
 from stylecore.timelapse import encode_timelapse
-
-from .messages import WorkItem, WorkResult
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -5,8 +5,8 @@ Importing this package does not import PyTorch: only `worker_main.run_worker` bu
 
 from __future__ import annotations
 
-from .beats import WorkerInfo
-from .connection import masked, redis_url
-from .queue import UNAVAILABLE, RedisQueue
+from bot.broker.beats import WorkerInfo
+from bot.broker.connection import masked, redis_url
+from bot.broker.queue import UNAVAILABLE, RedisQueue
 
 __all__ = ["UNAVAILABLE", "RedisQueue", "WorkerInfo", "masked", "redis_url"]

@@ -15,14 +15,14 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from . import scripts
-from .connection import DOWN_ERRORS
+from bot.broker import scripts
+from bot.broker.connection import DOWN_ERRORS
 
 if TYPE_CHECKING:
-    from ..messages import WorkItem
-    from .dispatch import Dispatcher
-    from .following import Following, JobBook
-    from .link import QueueLink
+    from bot.broker.dispatch import Dispatcher
+    from bot.broker.following import Following, JobBook
+    from bot.broker.link import QueueLink
+    from bot.messages import WorkItem
 
 log = logging.getLogger("stylebot.broker")
 

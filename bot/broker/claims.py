@@ -7,13 +7,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .connection import create_group
-from .keys import WORKERS_GROUP
+from bot.broker.connection import create_group
+from bot.broker.keys import WORKERS_GROUP
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from .keys import Keys
+    from bot.broker.keys import Keys
 
 log = logging.getLogger("stylebot.broker.worker")
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Awaitable
 
-    from ..config import QueueConfig
+    from bot.config import QueueConfig
 
 #: Errors that mean "the server is unreachable or went away", as opposed to a bug or a bad command.
 DOWN_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)

@@ -13,21 +13,21 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..fairness import FairLine
-from ..messages import JobFinished, WorkFailed, WorkItem
-from ..queue import report_event
-from . import scripts, wire
-from .connection import DOWN_ERRORS
-from .following import Following
+from bot.broker import scripts, wire
+from bot.broker.connection import DOWN_ERRORS
+from bot.broker.following import Following
+from bot.fairness import FairLine
+from bot.messages import JobFinished, WorkFailed, WorkItem
+from bot.queue import report_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from ..queue import JobEvents
-    from .following import JobBook
-    from .link import QueueLink
-    from .roster import WorkerRoster
+    from bot.broker.following import JobBook
+    from bot.broker.link import QueueLink
+    from bot.broker.roster import WorkerRoster
+    from bot.queue import JobEvents
 
 log = logging.getLogger("stylebot.broker")
 

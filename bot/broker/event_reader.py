@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from ..messages import JobEvent, JobFinished, Outcome, WorkFailed
-from ..queue import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
-from . import wire, wire_events
-from .beats import BUSY, IDLE
-from .connection import DOWN_ERRORS, create_group
-from .following import Following
-from .keys import BOT_CONSUMER, BOT_GROUP, WORKERS_GROUP
+from bot.broker import wire, wire_events
+from bot.broker.beats import BUSY, IDLE
+from bot.broker.connection import DOWN_ERRORS, create_group
+from bot.broker.following import Following
+from bot.broker.keys import BOT_CONSUMER, BOT_GROUP, WORKERS_GROUP
+from bot.messages import JobEvent, JobFinished, Outcome, WorkFailed
+from bot.queue import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
 
 if TYPE_CHECKING:
-    from .following import JobBook
-    from .link import QueueLink
-    from .roster import WorkerRoster
+    from bot.broker.following import JobBook
+    from bot.broker.link import QueueLink
+    from bot.broker.roster import WorkerRoster
 
 log = logging.getLogger("stylebot.broker")
 

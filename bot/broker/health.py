@@ -6,10 +6,10 @@ import json
 import os
 from typing import TYPE_CHECKING
 
-from ..health import write_heartbeat
+from bot.health import write_heartbeat
 
 if TYPE_CHECKING:
-    from .beats import WorkerInfo
+    from bot.broker.beats import WorkerInfo
 
 
 def write_worker_heartbeat(

@@ -14,20 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from ..messages import Outcome, WorkCancelled, WorkFailed, WorkProgress, WorkUpdate
-from . import scripts, wire, wire_events
-from .beats import BUSY, IDLE
-from .connection import DOWN_ERRORS, first_line
-from .keys import WORKERS_GROUP
+from bot.broker import scripts, wire, wire_events
+from bot.broker.beats import BUSY, IDLE
+from bot.broker.connection import DOWN_ERRORS, first_line
+from bot.broker.keys import WORKERS_GROUP
+from bot.messages import Outcome, WorkCancelled, WorkFailed, WorkProgress, WorkUpdate
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from ..worker import EngineWorker
-    from .claims import Claim
-    from .keys import Keys
-    from .outcomes import OutcomeStore
-    from .worker_status import WorkerStatus
+    from bot.broker.claims import Claim
+    from bot.broker.keys import Keys
+    from bot.broker.outcomes import OutcomeStore
+    from bot.broker.worker_status import WorkerStatus
+    from bot.worker import EngineWorker
 
 log = logging.getLogger("stylebot.broker.worker")
 

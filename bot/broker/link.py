@@ -8,15 +8,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..queue import IDLE_WAIT, WaitHook
-from .connection import Backoff
+from bot.broker.connection import Backoff
+from bot.queue import IDLE_WAIT, WaitHook
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     import redis.asyncio as aioredis
 
-    from .keys import Keys
+    from bot.broker.keys import Keys
 
 log = logging.getLogger("stylebot.broker")
 

@@ -7,17 +7,17 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..messages import Outcome, WorkFailed, WorkResult
-from . import scripts, wire, wire_events
-from .connection import DOWN_ERRORS, Backoff
-from .keys import WORKERS_GROUP
+from bot.broker import scripts, wire, wire_events
+from bot.broker.connection import DOWN_ERRORS, Backoff
+from bot.broker.keys import WORKERS_GROUP
+from bot.messages import Outcome, WorkFailed, WorkResult
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from .beats import WorkerInfo
-    from .claims import Claim
-    from .keys import Keys
+    from bot.broker.beats import WorkerInfo
+    from bot.broker.claims import Claim
+    from bot.broker.keys import Keys
 
 log = logging.getLogger("stylebot.broker.worker")
 

@@ -17,20 +17,20 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import LimitsConfig, QueueConfig
-from ..messages import WorkItem
-from ..payload import check_images, work_item_payload
-from ..queue import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
-from .audit import JobAudit
-from .beats import WorkerInfo
-from .connection import DOWN_ERRORS, connect, first_line, masked
-from .dispatch import Dispatcher
-from .event_reader import REPORTED, EventReader
-from .following import Following, JobBook
-from .keys import Keys
-from .link import QueueLink
-from .rescue import DeadReaders
-from .roster import WorkerRoster
+from bot.broker.audit import JobAudit
+from bot.broker.beats import WorkerInfo
+from bot.broker.connection import DOWN_ERRORS, connect, first_line, masked
+from bot.broker.dispatch import Dispatcher
+from bot.broker.event_reader import REPORTED, EventReader
+from bot.broker.following import Following, JobBook
+from bot.broker.keys import Keys
+from bot.broker.link import QueueLink
+from bot.broker.rescue import DeadReaders
+from bot.broker.roster import WorkerRoster
+from bot.config import LimitsConfig, QueueConfig
+from bot.messages import WorkItem
+from bot.payload import check_images, work_item_payload
+from bot.queue import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
 
 if TYPE_CHECKING:
     from collections.abc import Callable

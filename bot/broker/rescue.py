@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from . import scripts
-from .keys import WORKERS_GROUP
+from bot.broker import scripts
+from bot.broker.keys import WORKERS_GROUP
 
 if TYPE_CHECKING:
-    from .link import QueueLink
+    from bot.broker.link import QueueLink
 
 log = logging.getLogger("stylebot.broker")
 

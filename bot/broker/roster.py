@@ -7,14 +7,14 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from .beats import BUSY, IDLE, WorkerInfo
-from .connection import DOWN_ERRORS
+from bot.broker.beats import BUSY, IDLE, WorkerInfo
+from bot.broker.connection import DOWN_ERRORS
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from .link import QueueLink
-    from .rescue import DeadReaders
+    from bot.broker.link import QueueLink
+    from bot.broker.rescue import DeadReaders
 
 log = logging.getLogger("stylebot.broker")
 

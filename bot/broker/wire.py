@@ -13,15 +13,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from stylecore.options import StyleOptions
-
-from ..messages import (
+from bot.messages import (
     Outcome,
     WorkCancelled,
     WorkFailed,
     WorkItem,
     WorkResult,
 )
+from stylecore.options import StyleOptions
 
 Fields = dict[bytes, bytes]
 """A Redis hash or stream entry as the client returns it (decode_responses=False)."""

@@ -25,19 +25,19 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import ResponseError
 
-from .beats import IDLE, STOPPING, WorkerInfo
-from .claims import Claim, JobClaims
-from .connection import DOWN_ERRORS, Backoff, connect, masked
-from .job_runner import JobRunner
-from .keys import Keys
-from .outcomes import OutcomeStore
-from .queue import JOB_TTL_S
-from .worker_status import WorkerStatus
+from bot.broker.beats import IDLE, STOPPING, WorkerInfo
+from bot.broker.claims import Claim, JobClaims
+from bot.broker.connection import DOWN_ERRORS, Backoff, connect, masked
+from bot.broker.job_runner import JobRunner
+from bot.broker.keys import Keys
+from bot.broker.outcomes import OutcomeStore
+from bot.broker.queue import JOB_TTL_S
+from bot.broker.worker_status import WorkerStatus
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..worker import EngineWorker
+    from bot.worker import EngineWorker
 
 log = logging.getLogger("stylebot.broker.worker")
 

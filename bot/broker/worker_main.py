@@ -6,10 +6,10 @@ import asyncio
 import logging
 import signal
 
-from ..config import Config
-from ..worker import EngineWorker, StyleEngine
-from .connection import redis_url
-from .worker import RedisWorker
+from bot.broker.connection import redis_url
+from bot.broker.worker import RedisWorker
+from bot.config import Config
+from bot.worker import EngineWorker, StyleEngine
 
 log = logging.getLogger("stylebot.broker.worker")
 

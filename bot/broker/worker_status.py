@@ -10,17 +10,17 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .connection import DOWN_ERRORS
-from .health import write_worker_heartbeat
+from bot.broker.connection import DOWN_ERRORS
+from bot.broker.health import write_worker_heartbeat
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import redis.asyncio as aioredis
 
-    from ..worker import EngineWorker
-    from .beats import WorkerInfo
-    from .keys import Keys
+    from bot.broker.beats import WorkerInfo
+    from bot.broker.keys import Keys
+    from bot.worker import EngineWorker
 
 log = logging.getLogger("stylebot.broker.worker")
 

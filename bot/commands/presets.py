@@ -9,11 +9,11 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from ..config import Config
-from ..errors import UserError
-from ..inputs import read_attachment
-from ..jobs import Clock
-from ..store import Store
+from bot.config import Config
+from bot.errors import UserError
+from bot.inputs import read_attachment
+from bot.jobs import Clock
+from bot.store import Store
 
 #: A select menu (the "Stylize" message menu) holds at most 25 options.
 MAX_PRESETS = 25

@@ -6,10 +6,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..cards import format_duration
-from ..jobs import CardRef, Job, JobState
-from ..ledger import Ledger
-from ..publisher import Publisher
+from bot.cards import format_duration
+from bot.jobs import CardRef, Job, JobState
+from bot.ledger import Ledger
+from bot.publisher import Publisher
 
 
 class QueueCog(commands.Cog):

@@ -7,10 +7,10 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from ..config import Config
-from ..errors import UserError
-from ..settings import SETTING_KEYS, format_setting, load_settings
-from ..store import Store
+from bot.config import Config
+from bot.errors import UserError
+from bot.settings import SETTING_KEYS, format_setting, load_settings
+from bot.store import Store
 
 KEY_CHOICES = [Choice(name=f"{key.name}: {key.description}"[:100], value=key.name) for key in SETTING_KEYS.values()]
 

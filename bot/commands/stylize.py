@@ -10,14 +10,13 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
+from bot.commands.presets import MAX_PRESETS, preset_choices
+from bot.inputs import display_name
+from bot.intake import Intake
+from bot.limits import BETA1, BETA2, EPSILON, ITERATIONS, LEARNING_RATE, SEED, SIZE, STYLE_STRENGTH
+from bot.params import UserOptions
+from bot.store import Preset, Store
 from stylecore.options import ColorMode, OptimizerName
-
-from ..inputs import display_name
-from ..intake import Intake
-from ..limits import BETA1, BETA2, EPSILON, ITERATIONS, LEARNING_RATE, SEED, SIZE, STYLE_STRENGTH
-from ..params import UserOptions
-from ..store import Preset, Store
-from .presets import MAX_PRESETS, preset_choices
 
 PICKER_TIMEOUT_S = 300
 
