@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, load_config
-from bot.health import run_healthcheck
-from bot.logs import setup_logging
+from bot.ops.health import run_healthcheck
+from bot.ops.logs import setup_logging
 
 if TYPE_CHECKING:
     from bot.app import StyleBot
@@ -162,7 +162,7 @@ def run(config: Config, token: str) -> int:
 
     from bot.app import create_bot
     from bot.broker.connection import redis_url
-    from bot.metrics import MetricsError
+    from bot.ops.metrics import MetricsError
     from stylecore.errors import StyleCoreError
 
     try:

@@ -22,11 +22,11 @@ from bot.commands.settings import SettingsCog
 from bot.commands.stylize import StylizeCog
 from bot.config import Config
 from bot.cooldowns import Cooldowns
-from bot.health import heartbeat_writer
 from bot.housekeeping import HOUSEKEEPING_S, Housekeeping
 from bot.intake import Intake
 from bot.ledger import Ledger
-from bot.metrics import Metrics
+from bot.ops.health import heartbeat_writer
+from bot.ops.metrics import Metrics
 from bot.publisher import Publisher
 from bot.queue import InProcessQueue, JobQueue
 from bot.store import Store

@@ -17,7 +17,7 @@ from bot.jobs import Clock, Job, JobState, NewJob, Snapshot, new_job_id
 from bot.ledger_events import LedgerEvents
 from bot.live import LiveJob
 from bot.messages import WorkItem
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.payload import new_job_payload
 from bot.queue import JobQueue, QueueRefused
 from bot.store import Store

@@ -25,7 +25,7 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.queue import JobQueue
 from bot.store import Store
 

@@ -1,4 +1,4 @@
-"""The worker's heartbeat file, for Docker's HEALTHCHECK on a worker container: `bot.health`'s format."""
+"""The worker's heartbeat file, for Docker's HEALTHCHECK on a worker container: `bot.ops.health`'s format."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import os
 from typing import TYPE_CHECKING
 
-from bot.health import write_heartbeat
+from bot.ops.health import write_heartbeat
 
 if TYPE_CHECKING:
     from bot.broker.beats import WorkerInfo

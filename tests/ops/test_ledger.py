@@ -24,7 +24,7 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 from bot.queue import QueueUnavailable
 from bot.store import Store
 from stylecore.options import StyleOptions

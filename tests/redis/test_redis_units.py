@@ -16,7 +16,6 @@ from bot.broker.beats import WorkerInfo
 from bot.broker.connection import masked, redis_url
 from bot.broker.health import write_worker_heartbeat
 from bot.config import QueueConfig
-from bot.health import check
 from bot.messages import (
     JobFinished,
     JobStarted,
@@ -27,6 +26,7 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
+from bot.ops.health import check
 from stylecore.options import StyleOptions
 
 if TYPE_CHECKING:
