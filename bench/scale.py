@@ -33,9 +33,9 @@ from bot.broker.queue import RedisQueue  # noqa: E402  # after the path set-up
 from bot.broker.worker import RedisWorker  # noqa: E402  # after the path set-up
 from bot.broker.worker_main import run_worker  # noqa: E402  # after the path set-up
 from bot.config import Config  # noqa: E402  # after the path set-up
-from bot.messages import JobEvent, JobFinished, JobStarted, WorkItem, WorkResult  # noqa: E402  # after the path set-up
-from bot.queue import InProcessQueue  # noqa: E402  # after the path set-up
-from bot.worker import EngineWorker  # noqa: E402  # after the path set-up
+from bot.queue.engine.thread import EngineThread  # noqa: E402  # after the path set-up
+from bot.queue.in_process import InProcessQueue  # noqa: E402  # after the path set-up
+from bot.queue.messages import JobEvent, JobFinished, JobStarted, WorkItem, WorkResult  # noqa: E402  # after the path set-up
 from stylecore.options import StyleOptions  # noqa: E402  # after the path set-up
 from stylecore.records import Progress, StyleResult  # noqa: E402  # after the path set-up
 
@@ -247,7 +247,7 @@ async def _measure(queue: Any, inputs: Inputs, jobs: int) -> Latency:
 
 async def latency(url: str, folder: Path, *, jobs: int) -> None:
     inputs = Inputs(folder)
-    local = InProcessQueue(EngineWorker(StampEngine()))
+    local = InProcessQueue(EngineThread(StampEngine()))
     local._bench_recorder = Recorder()  # type: ignore[attr-defined]  # the bench's own handle on the recorder
     await local.start(local._bench_recorder)  # type: ignore[attr-defined]  # see above
     try:
@@ -381,7 +381,7 @@ async def _fleet_workers(url: str, prefix: str, count: int, seconds: float) -> i
     workers = [
         RedisWorker(
             url,
-            EngineWorker(StampEngine(seconds)),
+            EngineThread(StampEngine(seconds)),
             device="sim",
             key_prefix=prefix,
             reclaim_after_s=30.0,

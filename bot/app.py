@@ -28,10 +28,11 @@ from bot.ledger import Ledger
 from bot.ops.health import heartbeat_writer
 from bot.ops.metrics import Metrics
 from bot.publisher import Publisher
-from bot.queue import InProcessQueue, JobQueue
+from bot.queue.engine.thread import EngineThread, StyleEngine
+from bot.queue.in_process import InProcessQueue
+from bot.queue.interface import JobQueue
 from bot.store import Store
 from bot.tree import StyleTree
-from bot.worker import EngineWorker, StyleEngine
 
 log = logging.getLogger("stylebot")
 
@@ -98,7 +99,7 @@ class StyleBot(commands.Bot):
                 device=self.config.engine.device,
                 precision=self.config.engine.precision,
             )
-        local = InProcessQueue(EngineWorker(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
+        local = InProcessQueue(EngineThread(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
         self.metrics.watch_workers(local.workers_online, None)
         return local
 

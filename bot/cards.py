@@ -17,7 +17,7 @@ import discord
 
 from bot.job_params import JobParams
 from bot.jobs import Job, JobState, Snapshot
-from bot.payload import format_bytes
+from bot.queue.payload import format_bytes
 
 COLOURS = {
     JobState.QUEUED: discord.Colour.light_grey(),

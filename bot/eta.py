@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from bot.job_params import JobParams
 from bot.jobs import Job, JobState
 from bot.live import LiveJob
-from bot.messages import WorkProgress
-from bot.queue import JobQueue
+from bot.queue.interface import JobQueue
+from bot.queue.messages import WorkProgress
 
 #: Weight of the newest job in the running average.
 SMOOTHING = 0.3

@@ -26,7 +26,7 @@ from bot.job_params import JobParams, Rerun
 from bot.jobs import CardRef, Job, NewJob
 from bot.ledger import Ledger
 from bot.params import UserOptions, check_params, resolve_params
-from bot.queue import QueueRefused, QueueUnavailable
+from bot.queue.interface import QueueRefused, QueueUnavailable
 from bot.settings import ServerSettings, load_settings
 from bot.store import Preset, Store
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from bot.job_params import JobParams, Rerun
-from bot.messages import WorkProgress, WorkResult
+from bot.queue.messages import WorkProgress, WorkResult
 
 JOB_ID_PATTERN = r"[0-9a-f]{8}"
 

@@ -16,10 +16,10 @@ from bot.eta import job_eta
 from bot.jobs import Clock, Job, JobState, NewJob, Snapshot, new_job_id
 from bot.ledger_events import LedgerEvents
 from bot.live import LiveJob
-from bot.messages import WorkItem
 from bot.ops.metrics import Metrics
-from bot.payload import new_job_payload
-from bot.queue import JobQueue, QueueRefused
+from bot.queue.interface import JobQueue, QueueRefused
+from bot.queue.messages import WorkItem
+from bot.queue.payload import new_job_payload
 from bot.store import Store
 from stylecore.errors import OptionsError
 

@@ -14,7 +14,9 @@ from typing import Protocol
 from bot.eta import EtaModel
 from bot.jobs import Clock, JobState, ResultInfo, Snapshot
 from bot.live import LiveJob
-from bot.messages import (
+from bot.ops.metrics import Metrics
+from bot.queue.interface import JobQueue
+from bot.queue.messages import (
     JobEvent,
     JobFinished,
     JobStarted,
@@ -25,8 +27,6 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.ops.metrics import Metrics
-from bot.queue import JobQueue
 from bot.store import Store
 
 log = logging.getLogger("stylebot.ledger")

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field, replace
 
 from bot.jobs import Job, JobState, Snapshot
-from bot.messages import WorkProgress, WorkRetry
+from bot.queue.messages import WorkProgress, WorkRetry
 
 MOVED_NOTE = "Moved to another worker (the first one stopped responding); started again."
 

@@ -29,7 +29,7 @@ from PIL import Image
 from bot.broker.connection import masked, redis_url
 from bot.broker.queue import RedisQueue
 from bot.config import load_config
-from bot.messages import JobEvent, JobFinished, JobStarted, JobUpdated, WorkItem, WorkProgress, WorkResult
+from bot.queue.messages import JobEvent, JobFinished, JobStarted, JobUpdated, WorkItem, WorkProgress, WorkResult
 from stylecore.options import StyleOptions
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bot.broker.dispatch import Dispatcher
     from bot.broker.following import Following, JobBook
     from bot.broker.link import QueueLink
-    from bot.messages import WorkItem
+    from bot.queue.messages import WorkItem
 
 log = logging.getLogger("stylebot.broker")
 

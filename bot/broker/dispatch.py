@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from bot.broker import scripts, wire
 from bot.broker.connection import DOWN_ERRORS
 from bot.broker.following import Following
-from bot.fairness import FairLine
-from bot.messages import JobFinished, WorkFailed, WorkItem
-from bot.queue import report_event
+from bot.queue.fairness import FairLine
+from bot.queue.interface import report_event
+from bot.queue.messages import JobFinished, WorkFailed, WorkItem
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bot.broker.following import JobBook
     from bot.broker.link import QueueLink
     from bot.broker.roster import WorkerRoster
-    from bot.queue import JobEvents
+    from bot.queue.interface import JobEvents
 
 log = logging.getLogger("stylebot.broker")
 

@@ -17,8 +17,8 @@ from bot.broker.beats import BUSY, IDLE
 from bot.broker.connection import DOWN_ERRORS, create_group
 from bot.broker.following import Following
 from bot.broker.keys import BOT_CONSUMER, BOT_GROUP, WORKERS_GROUP
-from bot.messages import JobEvent, JobFinished, Outcome, WorkFailed
-from bot.queue import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
+from bot.queue.interface import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
+from bot.queue.messages import JobEvent, JobFinished, Outcome, WorkFailed
 
 if TYPE_CHECKING:
     from bot.broker.following import JobBook

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.messages import WorkItem
+    from bot.queue.messages import WorkItem
 
 
 @dataclass

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,8 @@ from bot.broker import scripts, wire, wire_events
 from bot.broker.beats import BUSY, IDLE
 from bot.broker.connection import DOWN_ERRORS, first_line
 from bot.broker.keys import WORKERS_GROUP
-from bot.messages import Outcome, WorkCancelled, WorkFailed, WorkProgress, WorkUpdate
+from bot.queue.engine.bridge import EngineRun
+from bot.queue.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -27,19 +27,12 @@ if TYPE_CHECKING:
     from bot.broker.keys import Keys
     from bot.broker.outcomes import OutcomeStore
     from bot.broker.worker_status import WorkerStatus
-    from bot.worker import EngineWorker
+    from bot.queue.engine.thread import EngineThread
 
 log = logging.getLogger("stylebot.broker.worker")
 
 #: How long a clean stop waits for the engine to give up the running job before handing it back anyway.
 STOP_GRACE_S = 10.0
-
-
-class _Done:
-    __slots__ = ("outcome",)
-
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
 
 
 class JobRunner:
@@ -49,7 +42,7 @@ class JobRunner:
         self,
         redis: aioredis.Redis,
         keys: Keys,
-        engine: EngineWorker,
+        engine: EngineThread,
         status: WorkerStatus,
         outcomes: OutcomeStore,
         *,
@@ -66,15 +59,15 @@ class JobRunner:
         self.tick_s = min(1.0, reclaim_after_s / 4)
         self.worker_id = status.info.id
         self._keepalive = redis.register_script(scripts.KEEPALIVE)
-        self._current: tuple[str, threading.Event] | None = None
-        """The running job and its cancel flag: the cancel listener runs on the loop, not in `run`."""
+        self._current: EngineRun | None = None
+        """The running job: the cancel listener runs on the loop, not in `run`."""
 
     def cancel(self, job_id: str) -> None:
         """Stop `job_id` if it is the one running here (every worker hears every cancel)."""
         current = self._current
-        if current is not None and current[0] == job_id and not current[1].is_set():
+        if current is not None and current.job_id == job_id and not current.cancelled:
             log.info("job %s: cancelled", job_id)
-            current[1].set()
+            current.cancel()
 
     async def run(self, claim: Claim, stop: asyncio.Event) -> None:
         job_id = claim.job_id
@@ -151,35 +144,29 @@ class JobRunner:
             data, cancelled = await pipe.execute()
         return data, bool(cancelled)
 
-    async def _execute(self, claim: Claim, item: Any, attempt: int, stop: asyncio.Event) -> tuple[Outcome | None, str]:
+    async def _execute(
+        self, claim: Claim, item: WorkItem, attempt: int, stop: asyncio.Event
+    ) -> tuple[Outcome | None, str]:
         """Run `item` on the engine thread; returns its outcome and "done", "lost" or "stopping"."""
-        loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[WorkUpdate | _Done] = asyncio.Queue()
-
-        def send(message: WorkUpdate | _Done) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed while the engine finished
-                loop.call_soon_threadsafe(inbox.put_nowait, message)
-
-        cancel = threading.Event()
-        self._current = (claim.job_id, cancel)
+        run = self._current = EngineRun(self.engine, item)
         fate = "done"
         stop_deadline: float | None = None
         next_tick = time.monotonic() + self.tick_s
-        self.engine.submit(item, cancel=cancel, on_update=send, on_done=lambda outcome: send(_Done(outcome)))
+        run.start()
         try:
             while True:
                 timeout = max(0.0, next_tick - time.monotonic())
                 if stop_deadline is not None:
                     timeout = min(timeout, max(0.0, stop_deadline - time.monotonic()))
                 try:
-                    message: WorkUpdate | _Done | None = await asyncio.wait_for(inbox.get(), timeout)
+                    update = await asyncio.wait_for(run.next_update(), timeout)
                 except TimeoutError:
-                    message = None
-                if isinstance(message, _Done):
-                    return message.outcome, fate
+                    update = None
+                if run.outcome is not None:
+                    return run.outcome, fate
                 if stop.is_set() and fate == "done":
                     fate, stop_deadline = "stopping", time.monotonic() + STOP_GRACE_S
-                    cancel.set()
+                    run.cancel()
                 if stop_deadline is not None and time.monotonic() >= stop_deadline:
                     log.warning(
                         "job %s: the engine did not stop within %.0f s; handing it back anyway",
@@ -189,23 +176,23 @@ class JobRunner:
                     return None, fate
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.tick_s
-                    if fate == "done" and not await self._still_mine(claim, cancel):
+                    if fate == "done" and not await self._still_mine(claim, run):
                         fate = "lost"
-                        cancel.set()
-                if message is not None and fate == "done":
-                    if isinstance(message, WorkProgress):
+                        run.cancel()
+                if update is not None and fate == "done":
+                    if isinstance(update, WorkProgress):
                         self.status.set(iterations=self.status.info.iterations + 1)
-                    kind = wire_events.PROGRESS if isinstance(message, WorkProgress) else wire_events.RETRY
-                    await self._send(wire_events.envelope(kind, claim.job_id, self.status.info.name, attempt, message))
+                    kind = wire_events.PROGRESS if isinstance(update, WorkProgress) else wire_events.RETRY
+                    await self._send(wire_events.envelope(kind, claim.job_id, self.status.info.name, attempt, update))
         finally:
             self._current = None
 
-    async def _still_mine(self, claim: Claim, cancel: threading.Event) -> bool:
+    async def _still_mine(self, claim: Claim, run: EngineRun) -> bool:
         """Keep the entry from looking idle; also the cancel key, in case its pub/sub message was missed."""
         try:
             owned = await self._keepalive(keys=[self.keys.jobs], args=[WORKERS_GROUP, self.worker_id, claim.entry_id])
             if await self.redis.exists(self.keys.cancel(claim.job_id)):
-                cancel.set()
+                run.cancel()
         except DOWN_ERRORS:
             return True  # cannot tell while Redis is away: keep going; the result is stored once it is back
         except ResponseError as exc:

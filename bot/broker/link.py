@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.broker.connection import Backoff
-from bot.queue import IDLE_WAIT, WaitHook
+from bot.queue.interface import IDLE_WAIT, WaitHook
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from bot.broker import scripts, wire, wire_events
 from bot.broker.connection import DOWN_ERRORS, Backoff
 from bot.broker.keys import WORKERS_GROUP
-from bot.messages import Outcome, WorkFailed, WorkResult
+from bot.queue.messages import Outcome, WorkFailed, WorkResult
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis

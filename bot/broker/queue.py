@@ -28,9 +28,9 @@ from bot.broker.link import QueueLink
 from bot.broker.rescue import DeadReaders
 from bot.broker.roster import WorkerRoster
 from bot.config import LimitsConfig, QueueConfig
-from bot.messages import WorkItem
-from bot.payload import check_images, work_item_payload
-from bot.queue import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
+from bot.queue.interface import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
+from bot.queue.messages import WorkItem
+from bot.queue.payload import check_images, work_item_payload
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -13,13 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from bot.messages import (
-    Outcome,
-    WorkCancelled,
-    WorkFailed,
-    WorkItem,
-    WorkResult,
-)
+from bot.queue.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkResult
 from stylecore.options import StyleOptions
 
 Fields = dict[bytes, bytes]

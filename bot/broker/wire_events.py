@@ -7,7 +7,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from bot.broker.wire import Fields, WireError, dump_json, known_fields, load_json, text_field
-from bot.messages import JobEvent, JobFinished, JobStarted, JobUpdated, Outcome, WorkProgress, WorkRetry, WorkUpdate
+from bot.queue.messages import (
+    JobEvent,
+    JobFinished,
+    JobStarted,
+    JobUpdated,
+    Outcome,
+    WorkProgress,
+    WorkRetry,
+    WorkUpdate,
+)
 
 STARTED, PROGRESS, RETRY, FINISHED = "started", "progress", "retry", "finished"
 

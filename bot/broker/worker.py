@@ -1,5 +1,5 @@
 """RedisWorker: a `stylebot worker` process's loop: take jobs from the jobs stream, run them on the
-one engine thread (`bot.worker.EngineWorker`, the same code as the embedded path), report back.
+one engine thread (`bot.worker.EngineThread`, the same code as the embedded path), report back.
 
 Delivery is at least once: a job's entry is acknowledged only in the same atomic step that stores
 its result (`scripts.FINISH`). A worker that dies leaves the entry pending; its heartbeat stops and,
@@ -37,7 +37,7 @@ from bot.broker.worker_status import WorkerStatus
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bot.worker import EngineWorker
+    from bot.queue.engine.thread import EngineThread
 
 log = logging.getLogger("stylebot.broker.worker")
 
@@ -48,7 +48,7 @@ class RedisWorker:
     def __init__(
         self,
         url: str,
-        engine: EngineWorker,
+        engine: EngineThread,
         *,
         device: str,
         key_prefix: str = "stylebot",

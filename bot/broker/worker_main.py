@@ -9,7 +9,7 @@ import signal
 from bot.broker.connection import redis_url
 from bot.broker.worker import RedisWorker
 from bot.config import Config
-from bot.worker import EngineWorker, StyleEngine
+from bot.queue.engine.thread import EngineThread, StyleEngine
 
 log = logging.getLogger("stylebot.broker.worker")
 
@@ -42,7 +42,7 @@ def run_worker(
         return 2
     worker = RedisWorker(
         url,
-        EngineWorker(engine, warm_up=config.engine.warm_up),
+        EngineThread(engine, warm_up=config.engine.warm_up),
         device=chosen,
         key_prefix=config.queue.key_prefix,
         reclaim_after_s=config.queue.reclaim_after_s,

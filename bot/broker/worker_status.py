@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from bot.broker.beats import WorkerInfo
     from bot.broker.keys import Keys
-    from bot.worker import EngineWorker
+    from bot.queue.engine.thread import EngineThread
 
 log = logging.getLogger("stylebot.broker.worker")
 
@@ -31,7 +31,7 @@ class WorkerStatus:
         redis: aioredis.Redis,
         keys: Keys,
         info: WorkerInfo,
-        engine: EngineWorker,
+        engine: EngineThread,
         *,
         heartbeat_s: float,
         heartbeat_path: Path | None,

@@ -16,8 +16,8 @@ import simcord
 
 from bot.job_params import JobParams
 from bot.jobs import Job, JobState, ResultInfo, Snapshot
-from bot.messages import WorkProgress
 from bot.publisher import Publisher
+from bot.queue.messages import WorkProgress
 from bot.store import Store
 
 PARAMS = JobParams(

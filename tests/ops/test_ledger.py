@@ -13,7 +13,9 @@ from bot.config import Config
 from bot.job_params import JobParams
 from bot.jobs import Job, JobState, NewJob, Snapshot
 from bot.ledger import Ledger
-from bot.messages import (
+from bot.ops.metrics import Metrics
+from bot.queue.interface import QueueUnavailable
+from bot.queue.messages import (
     JobFinished,
     JobStarted,
     JobUpdated,
@@ -24,8 +26,6 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.ops.metrics import Metrics
-from bot.queue import QueueUnavailable
 from bot.store import Store
 from stylecore.options import StyleOptions
 

@@ -16,8 +16,8 @@ from bot.broker.beats import WorkerInfo
 from bot.broker.dispatch import UNREADABLE
 from bot.broker.keys import WORKERS_GROUP
 from bot.broker.queue import RedisQueue
-from bot.messages import WorkFailed, WorkResult
-from bot.queue import PayloadTooLarge
+from bot.queue.interface import PayloadTooLarge
+from bot.queue.messages import WorkFailed, WorkResult
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

@@ -16,7 +16,8 @@ from bot.broker.beats import WorkerInfo
 from bot.broker.connection import masked, redis_url
 from bot.broker.health import write_worker_heartbeat
 from bot.config import QueueConfig
-from bot.messages import (
+from bot.ops.health import check
+from bot.queue.messages import (
     JobFinished,
     JobStarted,
     JobUpdated,
@@ -26,7 +27,6 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.ops.health import check
 from stylecore.options import StyleOptions
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import io
 import logging
 from typing import TYPE_CHECKING
 
-from bot.messages import WorkItem, WorkResult
+from bot.queue.messages import WorkItem, WorkResult
 from stylecore.errors import OptionsError
 from stylecore.images import encode_image
 from stylecore.timelapse import encode_timelapse

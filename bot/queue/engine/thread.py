@@ -1,8 +1,8 @@
-"""The worker: one thread that owns the engine and runs one job at a time.
+"""The engine thread: one thread that owns the engine and runs one job at a time.
 
-Nothing here knows about asyncio or Discord: a job goes in as a `WorkItem` (paths and options, so
-it could come from another machine), and comes back through plain callbacks, called on this
-thread, with only small, copied data (encoded previews, the encoded result).
+Nothing here knows about asyncio or Discord (`bridge` follows a job from the event loop): a job goes
+in as a `WorkItem` (paths and options, so it could come from another machine), and comes back through
+plain callbacks, called on this thread, with only small, copied data (encoded previews, the result).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any, Protocol
 from PIL import Image
 
 from bot.limits import SIZE
-from bot.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkRetry, WorkUpdate
-from bot.worker_output import encode_and_drop_preview, encode_preview, work_result
+from bot.queue.engine.encoding import encode_and_drop_preview, encode_preview, work_result
+from bot.queue.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkRetry, WorkUpdate
 from stylecore.errors import Cancelled, ImageError, OptionsError, OutOfMemoryError, StyleCoreError
 from stylecore.images import load_image
 from stylecore.options import StyleOptions
@@ -62,7 +62,7 @@ class _Task:
     on_done: Callable[[Outcome], None]
 
 
-class EngineWorker:
+class EngineThread:
     """Start once; `submit` jobs one at a time; `stop` when the process shuts down."""
 
     def __init__(self, engine: StyleEngine, *, warm_up: bool = False) -> None:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from bot.queue import PayloadImage, PayloadTooLarge
+from bot.queue.interface import PayloadImage, PayloadTooLarge
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from bot.jobs import NewJob
-    from bot.messages import WorkItem
-    from bot.queue import Payload
+    from bot.queue.interface import Payload
+    from bot.queue.messages import WorkItem
 
 
 def new_job_payload(new: NewJob) -> Payload:
