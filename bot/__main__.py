@@ -114,8 +114,8 @@ def work(config: Config, *, device: str | None, threads: int | None) -> int:
 
 
 def _work(config: Config, *, device: str | None, threads: int | None) -> int:
-    from bot.broker.connection import redis_url
-    from bot.broker.worker_main import run_worker
+    from bot.queue.redis.wire.connection import redis_url
+    from bot.queue.redis.worker_side.process import run_worker
     from stylecore.errors import StyleCoreError
 
     if config.queue.backend != "redis":
@@ -161,8 +161,8 @@ def run(config: Config, token: str) -> int:
     import discord
 
     from bot.app import create_bot
-    from bot.broker.connection import redis_url
     from bot.ops.metrics import MetricsError
+    from bot.queue.redis.wire.connection import redis_url
     from stylecore.errors import StyleCoreError
 
     try:

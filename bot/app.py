@@ -80,7 +80,8 @@ class StyleBot(commands.Bot):
     def _make_queue(self, engine: StyleEngine | None) -> JobQueue:
         settings = self.config.queue
         if settings.backend == "redis":  # the jobs run on `stylebot worker` processes: no engine here
-            from bot.broker import RedisQueue, redis_url
+            from bot.queue.redis.bot_side.redis_queue import RedisQueue
+            from bot.queue.redis.wire.connection import redis_url
 
             remote = RedisQueue(
                 redis_url(settings),

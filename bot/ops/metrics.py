@@ -22,7 +22,7 @@ QUEUE_WAIT_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class WorkerStats(Protocol):
-    """One worker process's own counters, as its heartbeat reports them (`bot.broker.WorkerInfo`)."""
+    """One worker process's own counters, as its heartbeat reports them (`bot.queue.redis.wire.worker_info`)."""
 
     @property
     def id(self) -> str: ...

@@ -13,12 +13,12 @@ from redis_engines import CRASH_SEED, SleepyEngine, pixel_digest
 from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses, png
 from redis_server import RedisServer
 
-from bot.broker.beats import WorkerInfo
-from bot.broker.keys import WORKERS_GROUP
-from bot.broker.queue import UNAVAILABLE, RedisQueue
 from bot.queue.engine.thread import EngineThread
 from bot.queue.interface import QueueUnavailable
 from bot.queue.messages import JobStarted, WorkCancelled, WorkFailed, WorkProgress, WorkResult
+from bot.queue.redis.bot_side.redis_queue import UNAVAILABLE, RedisQueue
+from bot.queue.redis.wire.keys import WORKERS_GROUP
+from bot.queue.redis.wire.worker_info import WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -7,17 +7,17 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.broker import scripts, wire, wire_events
-from bot.broker.connection import DOWN_ERRORS, Backoff
-from bot.broker.keys import WORKERS_GROUP
 from bot.queue.messages import Outcome, WorkFailed, WorkResult
+from bot.queue.redis.wire import envelopes, records, scripts
+from bot.queue.redis.wire.connection import DOWN_ERRORS, Backoff
+from bot.queue.redis.wire.keys import WORKERS_GROUP
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from bot.broker.beats import WorkerInfo
-    from bot.broker.claims import Claim
-    from bot.broker.keys import Keys
+    from bot.queue.redis.wire.keys import Keys
+    from bot.queue.redis.wire.worker_info import WorkerInfo
+    from bot.queue.redis.worker_side.job_claims import Claim
 
 log = logging.getLogger("stylebot.broker.worker")
 
@@ -49,8 +49,8 @@ class OutcomeStore:
         """Store the outcome and acknowledge the entry (atomically); retried until Redis takes it.
 
         `announce`: also add the finished event for the bot (not for a job it finished itself)."""
-        result = [part for pair in wire.outcome_fields(outcome).items() for part in pair]
-        event = wire_events.envelope(wire_events.FINISHED, claim.job_id, self.worker_name, attempt).to_fields()
+        result = [part for pair in records.outcome_fields(outcome).items() for part in pair]
+        event = envelopes.envelope(envelopes.FINISHED, claim.job_id, self.worker_name, attempt).to_fields()
         event[b"wid"] = self.worker_id.encode()
         args: list[Any] = [
             claim.entry_id,

@@ -7,13 +7,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot.broker.connection import create_group
-from bot.broker.keys import WORKERS_GROUP
+from bot.queue.redis.wire.connection import create_group
+from bot.queue.redis.wire.keys import WORKERS_GROUP
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from bot.broker.keys import Keys
+    from bot.queue.redis.wire.keys import Keys
 
 log = logging.getLogger("stylebot.broker.worker")
 

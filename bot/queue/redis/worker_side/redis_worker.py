@@ -1,5 +1,5 @@
 """RedisWorker: a `stylebot worker` process's loop: take jobs from the jobs stream, run them on the
-one engine thread (`bot.worker.EngineThread`, the same code as the embedded path), report back.
+one engine thread (`bot.queue.engine`, the same code as the in-process backend), report back.
 
 Delivery is at least once: a job's entry is acknowledged only in the same atomic step that stores
 its result (`scripts.FINISH`). A worker that dies leaves the entry pending; its heartbeat stops and,
@@ -8,8 +8,8 @@ again. A live worker resets its entry's idle time every tick (`scripts.KEEPALIVE
 never taken from it. The bot sees each job once: the first stored result wins (NX), events carry the
 attempt number, and the bot drops stale or repeated ones.
 
-This module is the life cycle and the serving loop; `claims` takes a job, `job_runner` runs it,
-`outcomes` stores how it ended and `worker_status` beats the worker's heartbeat.
+This module is the life cycle and the serving loop; `job_claims` takes a job, `job_runner` runs it,
+`outcome_store` stores how it ended and `worker_status` beats the worker's heartbeat.
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import ResponseError
 
-from bot.broker.beats import IDLE, STOPPING, WorkerInfo
-from bot.broker.claims import Claim, JobClaims
-from bot.broker.connection import DOWN_ERRORS, Backoff, connect, masked
-from bot.broker.job_runner import JobRunner
-from bot.broker.keys import Keys
-from bot.broker.outcomes import OutcomeStore
-from bot.broker.queue import JOB_TTL_S
-from bot.broker.worker_status import WorkerStatus
+from bot.queue.redis.wire.connection import DOWN_ERRORS, Backoff, connect, masked
+from bot.queue.redis.wire.keys import JOB_TTL_S, Keys
+from bot.queue.redis.wire.worker_info import IDLE, STOPPING, WorkerInfo
+from bot.queue.redis.worker_side.job_claims import JobClaims
+from bot.queue.redis.worker_side.job_runner import JobRunner
+from bot.queue.redis.worker_side.outcome_store import OutcomeStore
+from bot.queue.redis.worker_side.worker_status import WorkerStatus
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -172,6 +171,3 @@ class RedisWorker:
 async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), delay)
-
-
-__all__ = ["Claim", "RedisWorker"]

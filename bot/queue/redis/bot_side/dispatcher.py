@@ -13,21 +13,21 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from bot.broker import scripts, wire
-from bot.broker.connection import DOWN_ERRORS
-from bot.broker.following import Following
 from bot.queue.fairness import FairLine
 from bot.queue.interface import report_event
 from bot.queue.messages import JobFinished, WorkFailed, WorkItem
+from bot.queue.redis.bot_side.job_book import Following
+from bot.queue.redis.wire import records, scripts
+from bot.queue.redis.wire.connection import DOWN_ERRORS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from bot.broker.following import JobBook
-    from bot.broker.link import QueueLink
-    from bot.broker.roster import WorkerRoster
     from bot.queue.interface import JobEvents
+    from bot.queue.redis.bot_side.job_book import JobBook
+    from bot.queue.redis.bot_side.queue_link import QueueLink
+    from bot.queue.redis.bot_side.worker_roster import WorkerRoster
 
 log = logging.getLogger("stylebot.broker")
 
@@ -107,7 +107,7 @@ class Dispatcher:
                 self.book.finished.add(job_id)
                 await report_event(events, JobFinished(job_id, WorkFailed(UNREADABLE)))
                 continue
-            fields = wire.job_fields(item, content, styles, init)
+            fields = records.job_fields(item, content, styles, init)
             args: list[Any] = [self.link.job_ttl_s, job_id, *(part for pair in fields.items() for part in pair)]
             try:
                 await self.link.io(self._send(keys=[keys.job(job_id), keys.jobs], args=args))

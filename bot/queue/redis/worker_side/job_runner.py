@@ -1,5 +1,5 @@
 """One claimed job's run on a worker: its inputs from Redis, the engine thread, its events back to the
-bot, the keepalive that keeps its entry from being reclaimed, cancels; `outcomes` stores how it ended."""
+bot, the keepalive that keeps its entry from being reclaimed, cancels; `outcome_store` stores how it ended."""
 
 from __future__ import annotations
 
@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from bot.broker import scripts, wire, wire_events
-from bot.broker.beats import BUSY, IDLE
-from bot.broker.connection import DOWN_ERRORS, first_line
-from bot.broker.keys import WORKERS_GROUP
 from bot.queue.engine.bridge import EngineRun
 from bot.queue.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress
+from bot.queue.redis.wire import envelopes, records, scripts
+from bot.queue.redis.wire.connection import DOWN_ERRORS, first_line
+from bot.queue.redis.wire.keys import WORKERS_GROUP
+from bot.queue.redis.wire.worker_info import BUSY, IDLE
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from bot.broker.claims import Claim
-    from bot.broker.keys import Keys
-    from bot.broker.outcomes import OutcomeStore
-    from bot.broker.worker_status import WorkerStatus
     from bot.queue.engine.thread import EngineThread
+    from bot.queue.redis.wire.keys import Keys
+    from bot.queue.redis.worker_side.job_claims import Claim
+    from bot.queue.redis.worker_side.outcome_store import OutcomeStore
+    from bot.queue.redis.worker_side.worker_status import WorkerStatus
 
 log = logging.getLogger("stylebot.broker.worker")
 
@@ -91,8 +91,8 @@ class JobRunner:
             await self.outcomes.store(claim, WorkCancelled(), attempt=0, stop=stop, announce=False)
             return
         try:
-            inputs = wire.job_inputs(data)
-        except wire.WireError as exc:
+            inputs = records.job_inputs(data)
+        except records.WireError as exc:
             log.error("job %s: its inputs in Redis are missing or unreadable (%s)", job_id, exc)
             await self.outcomes.store(
                 claim,
@@ -110,7 +110,7 @@ class JobRunner:
             attempt = int((await pipe.execute())[0])
         status.set(state=BUSY, job=job_id)
         await status.beat()
-        await self._send(wire_events.envelope(wire_events.STARTED, job_id, status.info.name, attempt))
+        await self._send(envelopes.envelope(envelopes.STARTED, job_id, status.info.name, attempt))
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f"stylebot-{job_id}-") as folder:
             item = await asyncio.to_thread(inputs.work_item, Path(folder))
@@ -182,8 +182,8 @@ class JobRunner:
                 if update is not None and fate == "done":
                     if isinstance(update, WorkProgress):
                         self.status.set(iterations=self.status.info.iterations + 1)
-                    kind = wire_events.PROGRESS if isinstance(update, WorkProgress) else wire_events.RETRY
-                    await self._send(wire_events.envelope(kind, claim.job_id, self.status.info.name, attempt, update))
+                    kind = envelopes.PROGRESS if isinstance(update, WorkProgress) else envelopes.RETRY
+                    await self._send(envelopes.envelope(kind, claim.job_id, self.status.info.name, attempt, update))
         finally:
             self._current = None
 
@@ -201,7 +201,7 @@ class JobRunner:
             return False  # Redis lost the stream (restarted without its data): the bot sends the job again
         return bool(owned)
 
-    async def _send(self, env: wire_events.Envelope) -> None:
+    async def _send(self, env: envelopes.Envelope) -> None:
         """Progress is best effort: one lost while Redis is away is superseded by the next."""
         try:
             entry: dict[Any, Any] = {**env.to_fields(), b"wid": self.worker_id.encode()}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from bot.broker.wire import Fields, WireError, dump_json, known_fields, load_json, text_field
 from bot.queue.messages import (
     JobEvent,
     JobFinished,
@@ -17,6 +16,7 @@ from bot.queue.messages import (
     WorkRetry,
     WorkUpdate,
 )
+from bot.queue.redis.wire.records import Fields, WireError, dump_json, known_fields, load_json, text_field
 
 STARTED, PROGRESS, RETRY, FINISHED = "started", "progress", "retry", "finished"
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: How long a job's inputs and result stay in Redis: longer than a job waits in the stream and runs.
+JOB_TTL_S = 24 * 3600
 #: The workers' consumer group on the jobs stream, and the bot's on the events stream.
 WORKERS_GROUP = "workers"
 BOT_GROUP = "bot"

@@ -1,28 +1,45 @@
 """A worker's status (`WorkerInfo`): beaten into Redis with a TTL, so a dead worker drops off the roll
-by itself, and written to the heartbeat file that Docker's HEALTHCHECK reads."""
+by itself, and written to the heartbeat file that Docker's HEALTHCHECK reads (`bot.ops.health`'s format,
+Redis in the place of the bot's Discord connection)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from bot.broker.connection import DOWN_ERRORS
-from bot.broker.health import write_worker_heartbeat
+from bot.ops.health import write_heartbeat
+from bot.queue.redis.wire.connection import DOWN_ERRORS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import redis.asyncio as aioredis
 
-    from bot.broker.beats import WorkerInfo
-    from bot.broker.keys import Keys
     from bot.queue.engine.thread import EngineThread
+    from bot.queue.redis.wire.keys import Keys
+    from bot.queue.redis.wire.worker_info import WorkerInfo
 
 log = logging.getLogger("stylebot.broker.worker")
+
+
+def write_worker_heartbeat(
+    path: str | os.PathLike[str], info: WorkerInfo, *, engine_last_beat: float, now: float | None = None
+) -> None:
+    """The worker's beat: Redis in the place of the bot's Discord connection, its counters as details."""
+    write_heartbeat(
+        path,
+        gateway_connected=info.redis_connected,
+        worker_last_beat=engine_last_beat,
+        now=now,
+        role="worker",
+        details=json.loads(info.to_json()),
+    )
 
 
 class WorkerStatus:

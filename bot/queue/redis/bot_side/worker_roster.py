@@ -7,20 +7,20 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from bot.broker.beats import BUSY, IDLE, WorkerInfo
-from bot.broker.connection import DOWN_ERRORS
+from bot.queue.redis.wire.connection import DOWN_ERRORS
+from bot.queue.redis.wire.worker_info import BUSY, IDLE, WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from bot.broker.link import QueueLink
-    from bot.broker.rescue import DeadReaders
+    from bot.queue.redis.bot_side.dead_workers import DeadWorkers
+    from bot.queue.redis.bot_side.queue_link import QueueLink
 
 log = logging.getLogger("stylebot.broker")
 
 
 class WorkerRoster:
-    def __init__(self, link: QueueLink, poll_s: float, dead: DeadReaders) -> None:
+    def __init__(self, link: QueueLink, poll_s: float, dead: DeadWorkers) -> None:
         """`dead`: told the workers whose heartbeat expired, once (before they leave the roll), and asked
         after every poll to clear what they left once it can."""
         self.link = link

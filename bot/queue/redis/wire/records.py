@@ -1,9 +1,9 @@
-"""How the job messages of `bot.messages` cross Redis: JSON for the small fields, raw bytes for images.
+"""How the job messages of `bot.queue.messages` cross Redis: JSON for the small fields, raw bytes for images.
 
 Redis hashes and stream entries hold binary-safe fields, so images travel as they are (no base64),
 next to a `data` field with the rest as JSON. Everything decodes back into the very dataclasses the
 in-process queue passes around, so the ledger cannot tell the backends apart. This module holds the
-job (its hash) and its outcome (the result hash); `wire_events` the events that tell the bot about them.
+job (its hash) and its outcome (the result hash); `envelopes` the events that tell the bot about them.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import signal
 
-from bot.broker.connection import redis_url
-from bot.broker.worker import RedisWorker
 from bot.config import Config
 from bot.queue.engine.thread import EngineThread, StyleEngine
+from bot.queue.redis.wire.connection import redis_url
+from bot.queue.redis.worker_side.redis_worker import RedisWorker
 
 log = logging.getLogger("stylebot.broker.worker")
 

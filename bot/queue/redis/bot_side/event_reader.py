@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from bot.broker import wire, wire_events
-from bot.broker.beats import BUSY, IDLE
-from bot.broker.connection import DOWN_ERRORS, create_group
-from bot.broker.following import Following
-from bot.broker.keys import BOT_CONSUMER, BOT_GROUP, WORKERS_GROUP
 from bot.queue.interface import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
 from bot.queue.messages import JobEvent, JobFinished, Outcome, WorkFailed
+from bot.queue.redis.bot_side.job_book import Following
+from bot.queue.redis.wire import envelopes, records
+from bot.queue.redis.wire.connection import DOWN_ERRORS, create_group
+from bot.queue.redis.wire.keys import BOT_CONSUMER, BOT_GROUP, WORKERS_GROUP
+from bot.queue.redis.wire.worker_info import BUSY, IDLE
 
 if TYPE_CHECKING:
-    from bot.broker.following import JobBook
-    from bot.broker.link import QueueLink
-    from bot.broker.roster import WorkerRoster
+    from bot.queue.redis.bot_side.job_book import JobBook
+    from bot.queue.redis.bot_side.queue_link import QueueLink
+    from bot.queue.redis.bot_side.worker_roster import WorkerRoster
 
 log = logging.getLogger("stylebot.broker")
 
@@ -101,14 +101,14 @@ class EventReader:
         if not fields:
             return None  # deleted before it was read
         try:
-            env = wire_events.parse_envelope(fields)
-        except wire.WireError as exc:
+            env = envelopes.parse_envelope(fields)
+        except records.WireError as exc:
             log.warning("skipping an unreadable job event: %s", exc)
             return None
         self.book.counters.events += 1
         job_id = env.job_id
         worker_id = fields.get(b"wid", b"").decode()
-        if env.kind == wire_events.FINISHED and worker_id:
+        if env.kind == envelopes.FINISHED and worker_id:
             self.roster.touch(worker_id, IDLE)
             self.link.wakeup.set()
         if job_id in self.book.dropped or job_id in self.book.finished:
@@ -117,28 +117,28 @@ class EventReader:
         # A job this bot does not know yet (it restarted and the ledger has not put it again) is
         # running: a worker talks about it.
         job = self.book.following.setdefault(job_id, Following(None, started=True))
-        if env.attempt < job.attempt and env.kind != wire_events.FINISHED:
+        if env.attempt < job.attempt and env.kind != envelopes.FINISHED:
             # A worker presumed dead still talking about an attempt that was run again elsewhere.
             self.book.counters.stale_dropped += 1
             return None
         event: JobEvent
-        if env.kind == wire_events.STARTED:
+        if env.kind == envelopes.STARTED:
             if job.attempt and env.attempt == job.attempt:
                 self.book.counters.duplicates_dropped += 1
                 return None
             job.started, job.attempt, job.worker = True, env.attempt, env.worker
             if worker_id:
                 self.roster.touch(worker_id, BUSY)
-            event = wire_events.event_from_envelope(env)
-        elif env.kind == wire_events.FINISHED:
+            event = envelopes.event_from_envelope(env)
+        elif env.kind == envelopes.FINISHED:
             outcome = await self._outcome(job_id)
             self.book.finished.add(job_id)
             self.book.following.pop(job_id, None)
             event = JobFinished(job_id, outcome)
         else:
             try:
-                event = wire_events.event_from_envelope(env)
-            except (wire.WireError, TypeError) as exc:
+                event = envelopes.event_from_envelope(env)
+            except (records.WireError, TypeError) as exc:
                 log.warning("skipping an unreadable update of job %s: %s", job_id, exc)
                 return None
         await report_event(events, event)
@@ -147,7 +147,7 @@ class EventReader:
     async def _outcome(self, job_id: str) -> Outcome:
         data: dict[bytes, bytes] = await self.link.io(self.link.redis.hgetall(self.link.keys.result(job_id)))
         try:
-            return wire.outcome_from_fields(data)
-        except wire.WireError as exc:
+            return records.outcome_from_fields(data)
+        except records.WireError as exc:
             log.error("job %s: its result in Redis is unreadable or gone: %s", job_id, exc)
             return WorkFailed("The job's result was lost on its way back from the worker. Please try again.")

@@ -15,14 +15,14 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from bot.broker import scripts
-from bot.broker.connection import DOWN_ERRORS
+from bot.queue.redis.wire import scripts
+from bot.queue.redis.wire.connection import DOWN_ERRORS
 
 if TYPE_CHECKING:
-    from bot.broker.dispatch import Dispatcher
-    from bot.broker.following import Following, JobBook
-    from bot.broker.link import QueueLink
     from bot.queue.messages import WorkItem
+    from bot.queue.redis.bot_side.dispatcher import Dispatcher
+    from bot.queue.redis.bot_side.job_book import Following, JobBook
+    from bot.queue.redis.bot_side.queue_link import QueueLink
 
 log = logging.getLogger("stylebot.broker")
 

@@ -8,15 +8,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.broker.connection import Backoff
 from bot.queue.interface import IDLE_WAIT, WaitHook
+from bot.queue.redis.wire.connection import Backoff
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     import redis.asyncio as aioredis
 
-    from bot.broker.keys import Keys
+    from bot.queue.redis.wire.keys import Keys
 
 log = logging.getLogger("stylebot.broker")
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from bot.broker import scripts
-from bot.broker.keys import WORKERS_GROUP
+from bot.queue.redis.wire import scripts
+from bot.queue.redis.wire.keys import WORKERS_GROUP
 
 if TYPE_CHECKING:
-    from bot.broker.link import QueueLink
+    from bot.queue.redis.bot_side.queue_link import QueueLink
 
 log = logging.getLogger("stylebot.broker")
 
@@ -32,7 +32,7 @@ log = logging.getLogger("stylebot.broker")
 PENDING_COUNT = 10
 
 
-class DeadReaders:
+class DeadWorkers:
     def __init__(self, link: QueueLink, *, reclaim_after_s: float) -> None:
         self.link = link
         self.idle_ms = scripts.reclaimable_now_ms(reclaim_after_s)

@@ -1,12 +1,12 @@
-"""RedisQueue: the bot's side of the Redis backend, a sibling of `bot.queue.InProcessQueue`.
+"""RedisQueue: the bot's side of the Redis backend, a sibling of `bot.queue.in_process.InProcessQueue`.
 
 The bot keeps the waiting line (a `FairLine`) in its own memory and hands a job to the jobs stream
 only when a worker is free to take it, so the stream never holds a backlog: the order jobs start in
 is the fair order, and `waiting()` (positions, ETAs) is exact. Workers report through the events
 stream, which the bot reads in a consumer group: an event is acknowledged only after the ledger
 handled it, so a restarted bot reads what it missed. This module is the facade and the commands;
-`dispatch`, `roster`, `event_reader` and `audit` run its loops (`rescue` acts for workers seen dead), and
-`keys`, `scripts` and `worker` hold the other half.
+`dispatcher`, `worker_roster`, `event_reader` and `job_audit` run its loops (`dead_workers` acts for
+workers seen dead); `bot.queue.redis.wire` holds what it shares with the workers (`worker_side`).
 """
 
 from __future__ import annotations
@@ -17,20 +17,20 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.broker.audit import JobAudit
-from bot.broker.beats import WorkerInfo
-from bot.broker.connection import DOWN_ERRORS, connect, first_line, masked
-from bot.broker.dispatch import Dispatcher
-from bot.broker.event_reader import REPORTED, EventReader
-from bot.broker.following import Following, JobBook
-from bot.broker.keys import Keys
-from bot.broker.link import QueueLink
-from bot.broker.rescue import DeadReaders
-from bot.broker.roster import WorkerRoster
 from bot.config import LimitsConfig, QueueConfig
 from bot.queue.interface import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
 from bot.queue.messages import WorkItem
 from bot.queue.payload import check_images, work_item_payload
+from bot.queue.redis.bot_side.dead_workers import DeadWorkers
+from bot.queue.redis.bot_side.dispatcher import Dispatcher
+from bot.queue.redis.bot_side.event_reader import REPORTED, EventReader
+from bot.queue.redis.bot_side.job_audit import JobAudit
+from bot.queue.redis.bot_side.job_book import Following, JobBook
+from bot.queue.redis.bot_side.queue_link import QueueLink
+from bot.queue.redis.bot_side.worker_roster import WorkerRoster
+from bot.queue.redis.wire.connection import DOWN_ERRORS, connect, first_line, masked
+from bot.queue.redis.wire.keys import JOB_TTL_S, Keys
+from bot.queue.redis.wire.worker_info import WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("stylebot.broker")
 
 UNAVAILABLE = "The job queue is unavailable right now; please try again in a minute."
-#: How long a job's inputs and result stay in Redis: longer than a job waits in the stream and runs.
-JOB_TTL_S = 24 * 3600
 
 
 class RedisQueue:
@@ -63,7 +61,7 @@ class RedisQueue:
         `poll_s`: how often the workers' heartbeats are read (free workers are also noticed at once
         through their events). `read_inputs` reads a job's image file (tests may substitute it).
         `reclaim_after_s`: the workers' setting; it bounds how long a job Redis lost goes unnoticed.
-        `max_image_bytes`: the largest image the queue carries (`bot.payload`).
+        `max_image_bytes`: the largest image the queue carries (`bot.queue.payload`).
         """
         self.url = url
         self.keys = Keys(key_prefix)
@@ -73,7 +71,7 @@ class RedisQueue:
         )
         self._book = JobBook()
         self.counters = self._book.counters
-        rescue = DeadReaders(self._link, reclaim_after_s=reclaim_after_s)
+        rescue = DeadWorkers(self._link, reclaim_after_s=reclaim_after_s)
         self._roster = WorkerRoster(self._link, poll_s, rescue)
         self._dispatcher = Dispatcher(self._link, self._book, self._roster, read_inputs or Path.read_bytes)
         self._reader = EventReader(self._link, self._book, self._roster)
@@ -213,6 +211,3 @@ class RedisQueue:
                 log.warning("cancel of job %s not sent yet: Redis unreachable (%s)", job_id, first_line(exc))
                 return
             self._cancels.discard(job_id)
-
-
-__all__ = ["UNAVAILABLE", "RedisQueue"]
