@@ -22,16 +22,16 @@ from bot.commands.settings import SettingsCog
 from bot.commands.stylize import StylizeCog
 from bot.config import Config
 from bot.cooldowns import Cooldowns
+from bot.core.ledger import Ledger
+from bot.core.store import Store
 from bot.housekeeping import HOUSEKEEPING_S, Housekeeping
 from bot.intake import Intake
-from bot.ledger import Ledger
 from bot.ops.health import heartbeat_writer
 from bot.ops.metrics import Metrics
 from bot.publisher import Publisher
 from bot.queue.engine.thread import EngineThread, StyleEngine
 from bot.queue.in_process import InProcessQueue
 from bot.queue.interface import JobQueue
-from bot.store import Store
 from bot.tree import StyleTree
 
 log = logging.getLogger("stylebot")

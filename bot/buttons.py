@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.job_params import Rerun
-from bot.jobs import JOB_ID_PATTERN, Job, JobState
+from bot.core.job import JOB_ID_PATTERN, Job, JobState
+from bot.core.params import Rerun
 
 if TYPE_CHECKING:
     from bot.app import StyleBot

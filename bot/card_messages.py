@@ -17,8 +17,8 @@ from discord.utils import MISSING
 
 from bot.buttons import card_view
 from bot.cards import Card, moved_card
-from bot.jobs import CardRef, Clock, Job
-from bot.store import Store
+from bot.core.job import CardRef, Clock, Job
+from bot.core.store import Store
 
 log = logging.getLogger("stylebot.publisher")
 

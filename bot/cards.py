@@ -15,8 +15,8 @@ from typing import Literal
 
 import discord
 
-from bot.job_params import JobParams
-from bot.jobs import Job, JobState, Snapshot
+from bot.core.job import Job, JobState, Snapshot
+from bot.core.params import JobParams
 from bot.queue.payload import format_bytes
 
 COLOURS = {

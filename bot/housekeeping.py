@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from bot.jobs import Clock, JobState, Snapshot
-from bot.ledger import Ledger
+from bot.core.job import Clock, JobState, Snapshot
+from bot.core.ledger import Ledger
+from bot.core.store import Store
 from bot.publisher import Publisher
-from bot.store import Store
 
 log = logging.getLogger("stylebot.housekeeping")
 

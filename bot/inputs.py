@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.errors import UserError
+from bot.core.errors import UserError
 from bot.queue.payload import format_bytes
 from stylecore.errors import ImageError
 from stylecore.images import load_image

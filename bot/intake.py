@@ -20,15 +20,15 @@ import discord
 
 from bot.config import Config
 from bot.cooldowns import Cooldowns
-from bot.errors import UserError
+from bot.core.errors import UserError
+from bot.core.job import CardRef, Job, NewJob
+from bot.core.ledger import Ledger
+from bot.core.param_check import UserOptions, check_params, resolve_params
+from bot.core.params import JobParams, Rerun
+from bot.core.server_settings import ServerSettings, load_settings
+from bot.core.store import Preset, Store
 from bot.inputs import ImageInput, read_attachment
-from bot.job_params import JobParams, Rerun
-from bot.jobs import CardRef, Job, NewJob
-from bot.ledger import Ledger
-from bot.params import UserOptions, check_params, resolve_params
 from bot.queue.interface import QueueRefused, QueueUnavailable
-from bot.settings import ServerSettings, load_settings
-from bot.store import Preset, Store
 
 log = logging.getLogger("stylebot.intake")
 

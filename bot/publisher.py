@@ -18,8 +18,8 @@ import discord
 
 from bot.card_messages import CardMessages
 from bot.cards import Card, render
-from bot.jobs import CardRef, Clock, Job, JobState, Snapshot
-from bot.store import Store
+from bot.core.job import CardRef, Clock, Job, JobState, Snapshot
+from bot.core.store import Store
 
 log = logging.getLogger("stylebot.publisher")
 

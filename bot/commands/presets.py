@@ -10,10 +10,10 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.config import Config
-from bot.errors import UserError
+from bot.core.errors import UserError
+from bot.core.job import Clock
+from bot.core.store import Store
 from bot.inputs import read_attachment
-from bot.jobs import Clock
-from bot.store import Store
 
 #: A select menu (the "Stylize" message menu) holds at most 25 options.
 MAX_PRESETS = 25

@@ -7,8 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cards import format_duration
-from bot.jobs import CardRef, Job, JobState
-from bot.ledger import Ledger
+from bot.core.job import CardRef, Job, JobState
+from bot.core.ledger import Ledger
 from bot.publisher import Publisher
 
 

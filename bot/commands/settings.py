@@ -8,9 +8,9 @@ from discord.app_commands import Choice
 from discord.ext import commands
 
 from bot.config import Config
-from bot.errors import UserError
-from bot.settings import SETTING_KEYS, format_setting, load_settings
-from bot.store import Store
+from bot.core.errors import UserError
+from bot.core.server_settings import SETTING_KEYS, format_setting, load_settings
+from bot.core.store import Store
 
 KEY_CHOICES = [Choice(name=f"{key.name}: {key.description}"[:100], value=key.name) for key in SETTING_KEYS.values()]
 

@@ -11,11 +11,11 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.commands.presets import MAX_PRESETS, preset_choices
+from bot.core.param_check import UserOptions
+from bot.core.store import Preset, Store
 from bot.inputs import display_name
 from bot.intake import Intake
 from bot.limits import BETA1, BETA2, EPSILON, ITERATIONS, LEARNING_RATE, SEED, SIZE, STYLE_STRENGTH
-from bot.params import UserOptions
-from bot.store import Preset, Store
 from stylecore.options import ColorMode, OptimizerName
 
 PICKER_TIMEOUT_S = 300

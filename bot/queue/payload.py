@@ -17,7 +17,7 @@ from bot.queue.interface import PayloadImage, PayloadTooLarge
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bot.jobs import NewJob
+    from bot.core.job import NewJob
     from bot.queue.interface import Payload
     from bot.queue.messages import WorkItem
 

@@ -14,11 +14,11 @@ import discord
 import pytest
 import simcord
 
-from bot.job_params import JobParams
-from bot.jobs import Job, JobState, ResultInfo, Snapshot
+from bot.core.job import Job, JobState, ResultInfo, Snapshot
+from bot.core.params import JobParams
+from bot.core.store import Store
 from bot.publisher import Publisher
 from bot.queue.messages import WorkProgress
-from bot.store import Store
 
 PARAMS = JobParams(
     size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None, preserve_colors="none", seed=7

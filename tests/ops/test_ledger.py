@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
-from bot.job_params import JobParams
-from bot.jobs import Job, JobState, NewJob, Snapshot
-from bot.ledger import Ledger
+from bot.core.job import Job, JobState, NewJob, Snapshot
+from bot.core.ledger import Ledger
+from bot.core.params import JobParams
+from bot.core.store import Store
 from bot.ops.metrics import Metrics
 from bot.queue.interface import QueueUnavailable
 from bot.queue.messages import (
@@ -26,7 +27,6 @@ from bot.queue.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.store import Store
 from stylecore.options import StyleOptions
 
 PARAMS = JobParams(
@@ -255,7 +255,7 @@ async def test_a_failure_and_a_refusing_queue_end_the_job_with_their_reason(part
 
 
 def test_the_ledger_imports_no_discord():
-    code = "import sys, bot.ledger; print('discord' in sys.modules)"
+    code = "import sys, bot.core.ledger; print('discord' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert out.strip() == "False"

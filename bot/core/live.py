@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 
-from bot.jobs import Job, JobState, Snapshot
+from bot.core.job import Job, JobState, Snapshot
 from bot.queue.messages import WorkProgress, WorkRetry
 
 MOVED_NOTE = "Moved to another worker (the first one stopped responding); started again."

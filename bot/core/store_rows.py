@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 import aiosqlite
 
-from bot.job_params import JobParams, Rerun
-from bot.jobs import CardRef, Job, JobState, ResultInfo
+from bot.core.job import CardRef, Job, JobState, ResultInfo
+from bot.core.params import JobParams, Rerun
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS guild_settings (

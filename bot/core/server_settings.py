@@ -13,12 +13,12 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
-from bot.errors import UserError
+from bot.core.errors import UserError
 from bot.limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 from stylecore.options import COLOR_MODES, OPTIMIZERS, ColorMode, OptimizerName
 
 if TYPE_CHECKING:
-    from bot.store import Store
+    from bot.core.store import Store
 
 
 @dataclass(frozen=True)

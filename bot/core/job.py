@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from bot.job_params import JobParams, Rerun
+from bot.core.params import JobParams, Rerun
 from bot.queue.messages import WorkProgress, WorkResult
 
 JOB_ID_PATTERN = r"[0-9a-f]{8}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.job_params import JobParams
-from bot.jobs import Job, JobState
-from bot.live import LiveJob
+from bot.core.job import Job, JobState
+from bot.core.live import LiveJob
+from bot.core.params import JobParams
 from bot.queue.interface import JobQueue
 from bot.queue.messages import WorkProgress
 

@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass
 
 from bot.config import Config
-from bot.errors import UserError
-from bot.job_params import JobParams, new_seed
+from bot.core.errors import UserError
+from bot.core.params import JobParams, new_seed
+from bot.core.server_settings import ServerSettings
 from bot.limits import ADAM_DEFAULTS, STYLE_STRENGTH
-from bot.settings import ServerSettings
 from stylecore.errors import OptionsError
 from stylecore.options import ColorMode, OptimizerName
 

@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from bot.jobs import Job
+from bot.core.job import Job
 
 
 class JobFiles:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from bot.eta import EtaModel
-from bot.jobs import Clock, JobState, ResultInfo, Snapshot
-from bot.live import LiveJob
+from bot.core.eta import EtaModel
+from bot.core.job import Clock, JobState, ResultInfo, Snapshot
+from bot.core.live import LiveJob
+from bot.core.store import Store
 from bot.ops.metrics import Metrics
 from bot.queue.interface import JobQueue
 from bot.queue.messages import (
@@ -27,7 +28,6 @@ from bot.queue.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.store import Store
 
 log = logging.getLogger("stylebot.ledger")
 

@@ -12,15 +12,15 @@ import asyncio
 import logging
 
 from bot.config import Config
-from bot.eta import job_eta
-from bot.jobs import Clock, Job, JobState, NewJob, Snapshot, new_job_id
-from bot.ledger_events import LedgerEvents
-from bot.live import LiveJob
+from bot.core.eta import job_eta
+from bot.core.job import Clock, Job, JobState, NewJob, Snapshot, new_job_id
+from bot.core.ledger_events import LedgerEvents
+from bot.core.live import LiveJob
+from bot.core.store import Store
 from bot.ops.metrics import Metrics
 from bot.queue.interface import JobQueue, QueueRefused
 from bot.queue.messages import WorkItem
 from bot.queue.payload import new_job_payload
-from bot.store import Store
 from stylecore.errors import OptionsError
 
 log = logging.getLogger("stylebot.ledger")

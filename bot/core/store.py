@@ -18,9 +18,9 @@ from typing import Any
 
 import aiosqlite
 
-from bot.job_files import JobFiles, write_file
-from bot.jobs import CardRef, Job
-from bot.store_rows import SCHEMA, card_json, job_from_row
+from bot.core.job import CardRef, Job
+from bot.core.job_files import JobFiles, write_file
+from bot.core.store_rows import SCHEMA, card_json, job_from_row
 
 
 @dataclass(frozen=True)
