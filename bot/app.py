@@ -14,25 +14,25 @@ from typing import Any, TypeVar
 import discord
 from discord.ext import commands, tasks
 
-from bot.buttons import CancelButton, RerunButton, TimelapseButton
-from bot.commands.help import HelpCog
-from bot.commands.presets import PresetsCog
-from bot.commands.queue import QueueCog
-from bot.commands.settings import SettingsCog
-from bot.commands.stylize import StylizeCog
 from bot.config import Config
-from bot.cooldowns import Cooldowns
 from bot.core.ledger import Ledger
 from bot.core.store import Store
+from bot.discord_ui.cards.buttons import CancelButton, RerunButton, TimelapseButton
+from bot.discord_ui.command_errors import StyleTree
+from bot.discord_ui.commands.help import HelpCog
+from bot.discord_ui.commands.queue_status import QueueCog
+from bot.discord_ui.commands.stylepreset import PresetsCog
+from bot.discord_ui.commands.stylesettings import SettingsCog
+from bot.discord_ui.commands.stylize import StylizeCog
+from bot.discord_ui.cooldowns import Cooldowns
+from bot.discord_ui.intake import Intake
+from bot.discord_ui.publisher import Publisher
 from bot.housekeeping import HOUSEKEEPING_S, Housekeeping
-from bot.intake import Intake
 from bot.ops.health import heartbeat_writer
 from bot.ops.metrics import Metrics
-from bot.publisher import Publisher
 from bot.queue.engine.thread import EngineThread, StyleEngine
 from bot.queue.in_process import InProcessQueue
 from bot.queue.interface import JobQueue
-from bot.tree import StyleTree
 
 log = logging.getLogger("stylebot")
 

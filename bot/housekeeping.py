@@ -7,7 +7,7 @@ import logging
 from bot.core.job import Clock, JobState, Snapshot
 from bot.core.ledger import Ledger
 from bot.core.store import Store
-from bot.publisher import Publisher
+from bot.discord_ui.publisher import Publisher
 
 log = logging.getLogger("stylebot.housekeeping")
 

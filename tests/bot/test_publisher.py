@@ -17,7 +17,7 @@ import simcord
 from bot.core.job import Job, JobState, ResultInfo, Snapshot
 from bot.core.params import JobParams
 from bot.core.store import Store
-from bot.publisher import Publisher
+from bot.discord_ui.publisher import Publisher
 from bot.queue.messages import WorkProgress
 
 PARAMS = JobParams(

@@ -15,10 +15,10 @@ from dataclasses import replace
 import discord
 from discord.utils import MISSING
 
-from bot.buttons import card_view
-from bot.cards import Card, moved_card
 from bot.core.job import CardRef, Clock, Job
 from bot.core.store import Store
+from bot.discord_ui.cards.buttons import card_view
+from bot.discord_ui.cards.render import Card, moved_card
 
 log = logging.getLogger("stylebot.publisher")
 

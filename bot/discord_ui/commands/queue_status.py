@@ -6,10 +6,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cards import format_duration
 from bot.core.job import CardRef, Job, JobState
 from bot.core.ledger import Ledger
-from bot.publisher import Publisher
+from bot.discord_ui.cards.render import format_duration
+from bot.discord_ui.publisher import Publisher
 
 
 class QueueCog(commands.Cog):

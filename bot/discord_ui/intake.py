@@ -19,7 +19,6 @@ from pathlib import Path
 import discord
 
 from bot.config import Config
-from bot.cooldowns import Cooldowns
 from bot.core.errors import UserError
 from bot.core.job import CardRef, Job, NewJob
 from bot.core.ledger import Ledger
@@ -27,7 +26,8 @@ from bot.core.param_check import UserOptions, check_params, resolve_params
 from bot.core.params import JobParams, Rerun
 from bot.core.server_settings import ServerSettings, load_settings
 from bot.core.store import Preset, Store
-from bot.inputs import ImageInput, read_attachment
+from bot.discord_ui.attachments import ImageInput, read_attachment
+from bot.discord_ui.cooldowns import Cooldowns
 from bot.queue.interface import QueueRefused, QueueUnavailable
 
 log = logging.getLogger("stylebot.intake")

@@ -13,7 +13,7 @@ from bot.config import Config
 from bot.core.errors import UserError
 from bot.core.job import Clock
 from bot.core.store import Store
-from bot.inputs import read_attachment
+from bot.discord_ui.attachments import read_attachment
 
 #: A select menu (the "Stylize" message menu) holds at most 25 options.
 MAX_PRESETS = 25

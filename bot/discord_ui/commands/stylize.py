@@ -10,11 +10,11 @@ from discord import app_commands
 from discord.app_commands import Choice, Range
 from discord.ext import commands
 
-from bot.commands.presets import MAX_PRESETS, preset_choices
 from bot.core.param_check import UserOptions
 from bot.core.store import Preset, Store
-from bot.inputs import display_name
-from bot.intake import Intake
+from bot.discord_ui.attachments import display_name
+from bot.discord_ui.commands.stylepreset import MAX_PRESETS, preset_choices
+from bot.discord_ui.intake import Intake
 from bot.limits import BETA1, BETA2, EPSILON, ITERATIONS, LEARNING_RATE, SEED, SIZE, STYLE_STRENGTH
 from stylecore.options import ColorMode, OptimizerName
 

@@ -16,10 +16,10 @@ from typing import Protocol
 
 import discord
 
-from bot.card_messages import CardMessages
-from bot.cards import Card, render
 from bot.core.job import CardRef, Clock, Job, JobState, Snapshot
 from bot.core.store import Store
+from bot.discord_ui.cards.placement import CardMessages
+from bot.discord_ui.cards.render import Card, render
 
 log = logging.getLogger("stylebot.publisher")
 

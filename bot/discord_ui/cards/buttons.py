@@ -18,7 +18,7 @@ from bot.core.params import Rerun
 
 if TYPE_CHECKING:
     from bot.app import StyleBot
-    from bot.cards import Buttons
+    from bot.discord_ui.cards.render import Buttons
 
 CANCEL_REPLIES = {
     JobState.CANCELLED: "Cancelled job `{id}`.",
