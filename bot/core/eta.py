@@ -1,13 +1,9 @@
-"""Estimating how long jobs take, from how long the finished ones took on this worker."""
+"""Estimating how long jobs take, from how long the finished ones took (the ledger combines these into ETAs)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from bot.core.job import Job, JobState
-from bot.core.live import LiveJob
+from bot.core.job import Job
 from bot.core.params import JobParams
-from bot.queue.interface import JobQueue
 from bot.queue.messages import WorkProgress
 
 #: Weight of the newest job in the running average.
@@ -46,28 +42,3 @@ class EtaModel:
         if self.seconds_per_unit is None:
             return None
         return self.seconds_per_unit * self._units(params.iterations, params.size)
-
-
-def job_eta(job_id: str, live: Mapping[str, LiveJob], queue: JobQueue, durations: EtaModel, now: float) -> float | None:
-    """Seconds until a job is done: its own remaining time, plus, while it waits, the running jobs' and
-    those ahead of it, shared by the workers. None while any of them has no estimate yet."""
-
-    def remaining(other: str) -> float | None:
-        held = live.get(other)
-        return durations.remaining(held.job, held.progress, now) if held else None
-
-    held = live.get(job_id)
-    if held is None or held.job.state is JobState.RUNNING:
-        return remaining(job_id)
-    waiting = queue.waiting()
-    if job_id not in waiting:
-        return None
-    total = 0.0
-    for other in [*queue.running(), *waiting[: waiting.index(job_id) + 1]]:
-        part = remaining(other)
-        if part is None:
-            return None
-        total += part
-    own = remaining(job_id) or 0.0
-    # With several workers the work ahead is shared; the job's own run is not.
-    return (total - own) / max(1, queue.workers_online()) + own

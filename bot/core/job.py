@@ -1,4 +1,4 @@
-"""The job model: where a job stands, where its card lives, and what its card shows (its parameters: `job_params`)."""
+"""The job model: where a job stands, where its card lives, and what its card shows (its parameters: `params`)."""
 
 from __future__ import annotations
 

@@ -153,7 +153,7 @@ class Intake:
                 content=f"✅ Queued as job `{job.id}`; its card is below. /queue shows your jobs."
             )
         await self.ledger.announce(job.id)
-        await self.ledger.enqueue(job)
+        await self.ledger.enqueue(job.id)
         return job
 
     def _upscaled(self, params: JobParams, result_size: int, settings: ServerSettings) -> JobParams:

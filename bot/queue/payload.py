@@ -4,7 +4,8 @@ The Redis queue copies every image of a job into Redis for its worker; it takes 
 `limits.max_attachment_bytes`, the largest image the bot takes from Discord. Intake's checks keep
 uploads under it already; a preset added under a higher limit, a re-run of such a job, or an upscale
 of a result larger than it (results are bound by the upload limit instead) is caught here. The
-ledger asks before accepting a job (so only its member hears of it), and `put` asks again.
+ledger asks before accepting a job (`JobQueue.check_payload`, so only its member hears of it), and
+`put` asks again (`work_item_payload`, `check_images`).
 """
 
 from __future__ import annotations
@@ -17,22 +18,12 @@ from bot.queue.interface import PayloadImage, PayloadTooLarge
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from bot.core.job import NewJob
     from bot.queue.interface import Payload
     from bot.queue.messages import WorkItem
 
 
-def new_job_payload(new: NewJob) -> Payload:
-    """The images that go to a worker (blocking: a re-run's images are files)."""
-    images = [(new.content_name, new.content), *zip(new.style_names, new.styles, strict=True)]
-    payload = [PayloadImage(name, _size(data)) for name, data in images]
-    if new.init is not None:
-        payload.append(PayloadImage("to upscale", _size(new.init), upscale_start=True))
-    return payload
-
-
 def work_item_payload(item: WorkItem) -> Payload:
-    """The same for a job handed to the queue, whose images are the bot's files (blocking)."""
+    """The images of a job handed to the queue, which are the bot's files (blocking)."""
     paths: list[tuple[str, Path]] = [("content", item.content)]
     paths += [(f"style {index}", path) for index, path in enumerate(item.styles, 1)]
     payload = [PayloadImage(f"{name} ({path.name})", _size(path)) for name, path in paths]
@@ -41,8 +32,8 @@ def work_item_payload(item: WorkItem) -> Payload:
     return payload
 
 
-def _size(data: bytes | Path) -> int:
-    return len(data) if isinstance(data, bytes) else os.path.getsize(data)
+def _size(path: Path) -> int:
+    return os.path.getsize(path)
 
 
 def format_bytes(count: int) -> str:

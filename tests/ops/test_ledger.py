@@ -128,7 +128,7 @@ async def queued(ledger: Ledger, new: NewJob | None = None) -> Job:
     """A job as intake leaves it: accepted, its card announced, handed to the queue."""
     job = await ledger.accept(new or new_job())
     await ledger.announce(job.id)
-    await ledger.enqueue(job)
+    await ledger.enqueue(job.id)
     return job
 
 
@@ -160,7 +160,7 @@ async def test_a_job_is_persisted_announced_queued_run_and_handed_over_when_it_e
     assert store.files.content_path(job).read_bytes() == b"content bytes"
     assert listener.changed == []  # nothing is told before the job is announced
     await ledger.announce(job.id)
-    await ledger.enqueue(job)
+    await ledger.enqueue(job.id)
     [item] = queue.items
     assert (item.job_id, item.content, item.guild_id, item.owner_id) == (job.id, store.files.content_path(job), 10, 1)
     assert item.options.size == 64 and item.options.seed == 7 and item.init is None
@@ -247,7 +247,7 @@ async def test_a_failure_and_a_refusing_queue_end_the_job_with_their_reason(part
 
     queue.refuse = True
     refused = await ledger.accept(new_job(owner=3))
-    await ledger.enqueue(refused)
+    await ledger.enqueue(refused.id)
 
     stored = await store.job(refused.id)
     assert stored.state is JobState.FAILED and stored.error.startswith("The job queue is unavailable")

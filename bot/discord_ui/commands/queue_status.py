@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.job import CardRef, Job, JobState
+from bot.core.job import CardRef, Job, JobState, Snapshot
 from bot.core.ledger import Ledger
 from bot.discord_ui.cards.render import format_duration
 from bot.discord_ui.publisher import Publisher
@@ -21,7 +21,9 @@ class QueueCog(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def queue(self, interaction: discord.Interaction) -> None:
         ledger = self.ledger
-        lines = [self._line(job) for job in ledger.user_jobs(interaction.user.id)] or ["You have no jobs in the queue."]
+        lines = [self._line(snapshot) for snapshot in ledger.user_snapshots(interaction.user.id)] or [
+            "You have no jobs in the queue."
+        ]
         workers = ledger.workers_online()
         lines.append(
             f"Queue: {ledger.waiting_count()} waiting, {ledger.running_count()} running; "
@@ -29,18 +31,14 @@ class QueueCog(commands.Cog):
         )
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
-    def _line(self, job: Job) -> str:
-        ledger = self.ledger
-        eta = ledger.eta(job.id)
-        eta_text = f", ETA ~{format_duration(eta)}" if eta is not None else ""
+    def _line(self, snapshot: Snapshot) -> str:
+        job, progress = snapshot.job, snapshot.progress
+        eta_text = f", ETA ~{format_duration(snapshot.eta)}" if snapshot.eta is not None else ""
         if job.state is JobState.RUNNING:
-            snapshot = ledger.snapshot(job.id)
-            progress = snapshot.progress if snapshot else None
             done = f" (iteration {progress.iteration}/{progress.total})" if progress and progress.iteration else ""
             where = f"running{done}"
         else:
-            position = ledger.position(job.id)
-            where = f"#{position} in queue" if position else "starting"
+            where = f"#{snapshot.position} in queue" if snapshot.position else "starting"
         return f"`{job.id}` {where}{eta_text}{_link(job, self.publisher.card_ref(job))}"
 
 
