@@ -16,6 +16,7 @@ from discord.ext import commands, tasks
 
 from bot.config import Config
 from bot.core.ledger import Ledger
+from bot.core.params import EngineSettings
 from bot.core.store import Store
 from bot.discord_ui.cards.buttons import CancelButton, RerunButton, TimelapseButton
 from bot.discord_ui.command_errors import StyleTree
@@ -65,12 +66,13 @@ class StyleBot(commands.Bot):
         self.heartbeat_hook: Callable[[StyleBot], Awaitable[None]] = heartbeat_writer(config.heartbeat_path)
         """Called every `health.interval_s` seconds; writes the file `stylebot healthcheck` reads."""
         self.queue = self._make_queue(engine)
-        self.ledger = Ledger(config, store, self.queue, metrics, clock=discord_clock)
+        engine_settings = EngineSettings.of(config)
+        self.ledger = Ledger(engine_settings, store, self.queue, metrics, clock=discord_clock)
         self.publisher = Publisher(
             self, self.ledger, store, progress_interval=config.bot.progress_interval, clock=discord_clock
         )
         self.ledger.listeners.append(self.publisher)
-        self.intake = Intake(config, store, self.ledger, Cooldowns(config.limits.cooldown_s))
+        self.intake = Intake(config, engine_settings, store, self.ledger, Cooldowns(config.limits.cooldown_s))
         self.housekeeping = Housekeeping(
             self.ledger, self.publisher, store, clock=discord_clock, retention_hours=config.storage.retention_hours
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.core.params import JobParams, Rerun
 from bot.queue.messages import WorkProgress, WorkResult
+from stylecore.options import StyleOptions
 
 JOB_ID_PATTERN = r"[0-9a-f]{8}"
 
@@ -123,6 +124,8 @@ class NewJob:
     guild_id: int | None
     channel_id: int
     params: JobParams
+    options: StyleOptions
+    """The engine's options, made from `params` by the one check (`param_check.check_params`)."""
     content: bytes | Path
     content_name: str
     styles: tuple[bytes | Path, ...]

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from bot.config import Config
 from bot.core.eta import EtaModel
 from bot.core.job import Clock, Job, JobState, NewJob, ResultInfo, Snapshot, new_job_id
+from bot.core.params import EngineSettings
 from bot.core.store import Store
 from bot.ops.metrics import Metrics
 from bot.queue.interface import JobQueue, Payload, PayloadImage, QueueRefused
@@ -37,6 +37,7 @@ from bot.queue.messages import (
     WorkRetry,
 )
 from stylecore.errors import OptionsError
+from stylecore.options import StyleOptions
 
 log = logging.getLogger("stylebot.ledger")
 
@@ -69,6 +70,8 @@ class LiveJob:
     note: str | None = None
     """Something the owner should know: a retry at a smaller size, a move to another worker."""
     restarted: bool = False
+    options: StyleOptions | None = None
+    """The engine's options, from intake's check; made by `enqueue` for a job resumed after a restart."""
     counted_iterations: int = 0
     """Iterations of the current attempt already added to the metrics."""
     counted_seconds: float = 0.0
@@ -113,8 +116,10 @@ class LiveJob:
 class Ledger:
     """The jobs held while queued or running, and their listeners."""
 
-    def __init__(self, config: Config, store: Store, queue: JobQueue, metrics: Metrics, *, clock: Clock) -> None:
-        self.config = config
+    def __init__(
+        self, engine: EngineSettings, store: Store, queue: JobQueue, metrics: Metrics, *, clock: Clock
+    ) -> None:
+        self.engine = engine
         self.store = store
         self.queue = queue
         self.metrics = metrics
@@ -207,7 +212,7 @@ class Ledger:
             card=new.card,
         )
         # Counted from here on, before the awaits below, so concurrent submissions see it.
-        self._live[job.id] = LiveJob(job)
+        self._live[job.id] = LiveJob(job, options=new.options)
         try:
             await self.store.add_job(job, new.content, list(new.styles), new.init)
         except BaseException:
@@ -230,22 +235,21 @@ class Ledger:
         live = self._live.get(job_id)
         if live is None or live.job.state is not JobState.QUEUED:
             return  # cancelled in the meantime
-        job, limits = live.job, self.config.limits
-        try:
-            options = job.params.style_options(
-                multiscale=self.config.engine.multiscale, max_seconds=limits.max_job_seconds
-            )
-        except OptionsError as exc:  # checked at intake; a job resumed under a newer engine may still fail
-            await self._finish(live, JobState.FAILED, error=f"The job's options are not valid: {exc}.")
-            return
+        job = live.job
+        if live.options is None:  # resumed after a restart: made under this run's config and engine
+            try:
+                live.options = self.engine.options(job.params)
+            except OptionsError as exc:  # checked at intake, but a newer engine may have other rules
+                await self._finish(live, JobState.FAILED, error=f"The job's options are not valid: {exc}.")
+                return
         files = self.store.files
         item = WorkItem(
             job.id,
             files.content_path(job),
             files.style_paths(job),
-            options,
+            live.options,
             job.filesize_limit,
-            limits.max_pixels,
+            self.engine.max_pixels,
             guild_id=job.guild_id,
             owner_id=job.owner_id,
             init=files.init_path(job) if job.params.upscale_from else None,

@@ -1,17 +1,17 @@
-"""Turn the options a user typed into a job's parameters, under the server's settings."""
+"""Turn the options a user typed into a job's parameters, under the server's settings, and the one check of
+a job's parameters, which also makes its engine options."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from bot.config import Config
 from bot.core.errors import UserError
-from bot.core.params import JobParams, new_seed
+from bot.core.params import EngineSettings, JobParams, new_seed
 from bot.core.server_settings import ServerSettings
 from bot.limits import ADAM_DEFAULTS, STYLE_STRENGTH
 from stylecore.errors import OptionsError
-from stylecore.options import ColorMode, OptimizerName
+from stylecore.options import ColorMode, OptimizerName, StyleOptions
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class UserOptions:
     seed: int | None = None
 
 
-def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int, config: Config) -> JobParams:
-    """The job's parameters, or UserError naming the option that breaks a limit."""
+def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int) -> JobParams:
+    """The job's parameters (to be checked: `check_params`); UserError for style weights that do not fit."""
     strength = settings.style_strength if options.style_strength is None else options.style_strength
-    params = JobParams(
+    return JobParams(
         # A server's defaults may exceed a limit lowered later; the limit wins.
         size=options.size or min(settings.size, settings.max_size),
         iterations=options.iterations or min(settings.iterations, settings.max_iterations),
@@ -48,12 +48,11 @@ def resolve_params(options: UserOptions, settings: ServerSettings, style_count: 
         epsilon=ADAM_DEFAULTS.epsilon if options.epsilon is None else options.epsilon,
         style_weights=parse_style_weights(options.style_weights, style_count),
     )
-    check_params(params, settings, config)
-    return params
 
 
-def check_params(params: JobParams, settings: ServerSettings, config: Config) -> None:
-    """The one check of a job's parameters: the server's limits, then the engine's own rules.
+def check_params(params: JobParams, settings: ServerSettings, engine: EngineSettings) -> StyleOptions:
+    """The one check of a job's parameters: the server's limits, then the engine's own rules; the job's
+    engine options, made once here, or UserError naming the option that breaks a limit.
 
     Also for re-runs, whose parameters were fixed under older settings.
     """
@@ -64,7 +63,7 @@ def check_params(params: JobParams, settings: ServerSettings, config: Config) ->
     if params.iterations > settings.max_iterations:
         raise UserError(f"iterations {params.iterations} is above this server's limit of {settings.max_iterations}.")
     try:
-        params.style_options(multiscale=config.engine.multiscale, max_seconds=config.limits.max_job_seconds)
+        return engine.options(params)
     except OptionsError as exc:
         raise UserError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 

@@ -1,4 +1,5 @@
-"""A job's parameters: every engine option it uses, and the re-runs its result card offers."""
+"""A job's parameters (every engine option it uses), the re-runs its result card offers, and the engine
+settings that turn parameters into the engine's options."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from bot.config import Config
 from bot.limits import ADAM_DEFAULTS, MAX_SEED, PREVIEW_TICKS, PROGRESS_TICKS, STYLE_STRENGTH, TIMELAPSE_FRAMES
 from stylecore.options import ColorMode, OptimizerName, StyleOptions
 
@@ -59,37 +61,8 @@ class JobParams:
     upscale_from: int | None = None
     """An upscale of a result this many pixels a side: the job starts from that result (its init image)."""
 
-    def style_options(self, *, multiscale: bool, max_seconds: float) -> StyleOptions:
-        """The engine's options for this job; raises OptionsError if they are inconsistent."""
-        every = max(1, self.iterations // PROGRESS_TICKS)
-        return StyleOptions(
-            size=self.size,
-            iterations=self.iterations,
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            beta1=self.beta1,
-            beta2=self.beta2,
-            epsilon=self.epsilon,
-            style_weight=self.style_strength,
-            style_weights=self.style_weights,
-            preserve_colors=self.preserve_colors,
-            seed=self.seed,
-            multiscale=multiscale,
-            max_seconds=max_seconds,
-            progress_every=every,
-            preview_every=max(every, self.iterations // PREVIEW_TICKS),
-            init="image" if self.upscale_from else "content",
-            upscale_from=self.upscale_from,
-            timelapse_frames=TIMELAPSE_FRAMES,
-        ).validated()
-
-    def upscaled(self, result_size: int, *, multiscale: bool, max_seconds: float) -> JobParams:
-        """An Upscale ×2 of a result `result_size` pixels a side; the engine decides its iterations."""
-        options = self.style_options(multiscale=multiscale, max_seconds=max_seconds).upscaled(result_size)
-        return replace(self, size=options.size, iterations=options.iterations, upscale_from=result_size)
-
     def rerun(self, variant: Rerun) -> JobParams:
-        """The parameters of a re-run: same inputs and seed, one thing changed (for Upscale: `upscaled`)."""
+        """The parameters of a re-run: same inputs and seed, one thing changed (Upscale: `EngineSettings.upscaled`)."""
         if variant is Rerun.STRONGER:
             return replace(self, style_strength=STYLE_STRENGTH.clamp(self.style_strength * 2))
         if variant is Rerun.WEAKER:
@@ -98,7 +71,7 @@ class JobParams:
             return replace(self, preserve_colors="luminance" if self.preserve_colors == "none" else "none")
         if variant is Rerun.SEED:
             return replace(self, seed=new_seed())
-        raise ValueError(f"{variant} needs the result's size: use upscaled()")
+        raise ValueError(f"{variant} needs the result's size: use EngineSettings.upscaled()")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,6 +80,55 @@ class JobParams:
     def from_json(cls, data: dict[str, Any]) -> JobParams:
         weights = data.get("style_weights")
         return cls(**{**data, "style_weights": tuple(weights) if weights is not None else None})
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the config adds to every job's parameters to make the engine's options: the multiscale
+    schedule, the time limit of a job, and the pixel limit its images are loaded under.
+
+    The one place a job's parameters become `StyleOptions` (`options`), checked by the engine's own rules:
+    intake does it once per job (`param_check.check_params`) and the job carries them to the ledger; a job
+    resumed after a restart has them made again, under the config and engine of that run.
+    """
+
+    multiscale: bool
+    max_seconds: float
+    max_pixels: int
+
+    @classmethod
+    def of(cls, config: Config) -> EngineSettings:
+        return cls(config.engine.multiscale, config.limits.max_job_seconds, config.limits.max_pixels)
+
+    def options(self, params: JobParams) -> StyleOptions:
+        """The engine's options for a job with `params`; OptionsError if they are inconsistent."""
+        every = max(1, params.iterations // PROGRESS_TICKS)
+        return StyleOptions(
+            size=params.size,
+            iterations=params.iterations,
+            optimizer=params.optimizer,
+            learning_rate=params.learning_rate,
+            beta1=params.beta1,
+            beta2=params.beta2,
+            epsilon=params.epsilon,
+            style_weight=params.style_strength,
+            style_weights=params.style_weights,
+            preserve_colors=params.preserve_colors,
+            seed=params.seed,
+            multiscale=self.multiscale,
+            max_seconds=self.max_seconds,
+            progress_every=every,
+            preview_every=max(every, params.iterations // PREVIEW_TICKS),
+            init="image" if params.upscale_from else "content",
+            upscale_from=params.upscale_from,
+            timelapse_frames=TIMELAPSE_FRAMES,
+        ).validated()
+
+    def upscaled(self, params: JobParams, result_size: int) -> JobParams:
+        """An Upscale ×2 of a result `result_size` pixels a side, made with `params`; the engine decides its
+        iterations (from the parent's options: the new job's own are made when it is checked)."""
+        options = self.options(params).upscaled(result_size)
+        return replace(params, size=options.size, iterations=options.iterations, upscale_from=result_size)
 
 
 def new_seed() -> int:

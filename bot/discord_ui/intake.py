@@ -23,19 +23,23 @@ from bot.core.errors import UserError
 from bot.core.job import CardRef, Job, NewJob
 from bot.core.ledger import Ledger
 from bot.core.param_check import UserOptions, check_params, resolve_params
-from bot.core.params import JobParams, Rerun
+from bot.core.params import EngineSettings, JobParams, Rerun
 from bot.core.server_settings import ServerSettings, load_settings
 from bot.core.store import Preset, Store
 from bot.discord_ui.attachments import ImageInput, read_attachment
 from bot.discord_ui.cooldowns import Cooldowns
 from bot.queue.interface import QueueRefused, QueueUnavailable
+from stylecore.options import StyleOptions
 
 log = logging.getLogger("stylebot.intake")
 
 
 class Intake:
-    def __init__(self, config: Config, store: Store, ledger: Ledger, cooldowns: Cooldowns) -> None:
+    def __init__(
+        self, config: Config, engine: EngineSettings, store: Store, ledger: Ledger, cooldowns: Cooldowns
+    ) -> None:
         self.config = config
+        self.engine = engine
         self.store = store
         self.ledger = ledger
         self.cooldowns = cooldowns
@@ -57,7 +61,8 @@ class Intake:
                     "A style is needed: attach a style image (style:) or pick one of the server's presets (preset:)."
                 )
             chosen = await self._preset(interaction, preset) if preset else None
-            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0), self.config)
+            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0))
+            job_options = check_params(params, settings, self.engine)
             content_input = await self._read(content, "content")
             checked = [await self._read(image, role) for role, image in styles]
             style_inputs: list[bytes | Path] = [item.data for item in checked]
@@ -65,7 +70,9 @@ class Intake:
             if chosen:
                 style_inputs.append(await _preset_bytes(chosen))
                 names.append(f"preset {chosen.name}")
-            return self._new_job(interaction, params, content_input.data, content_input.name, style_inputs, names)
+            return self._new_job(
+                interaction, params, job_options, content_input.data, content_input.name, style_inputs, names
+            )
 
         return await self._submit(interaction, build)
 
@@ -76,11 +83,13 @@ class Intake:
 
         async def build(settings: ServerSettings) -> NewJob:
             chosen = await self._preset(interaction, preset)
-            params = resolve_params(UserOptions(), settings, 1, self.config)
+            params = resolve_params(UserOptions(), settings, 1)
+            job_options = check_params(params, settings, self.engine)
             content_input = await self._read(image, "content")
             return self._new_job(
                 interaction,
                 params,
+                job_options,
                 content_input.data,
                 content_input.name,
                 [await _preset_bytes(chosen)],
@@ -109,10 +118,11 @@ class Intake:
                 params = self._upscaled(parent.params, parent.result.size, settings)
             else:
                 params = parent.params.rerun(variant)
-            check_params(params, settings, self.config)
+            job_options = check_params(params, settings, self.engine)
             new = self._new_job(
                 interaction,
                 params,
+                job_options,
                 files.content_path(parent),
                 parent.content_name,
                 list(files.style_paths(parent)),
@@ -163,9 +173,7 @@ class Intake:
                 f"Upscale ×2 would make a {target} px image; this server allows upscales up to "
                 f"{settings.max_upscale_size} px (max_upscale_size in /stylesettings)."
             )
-        return params.upscaled(
-            result_size, multiscale=self.config.engine.multiscale, max_seconds=self.config.limits.max_job_seconds
-        )
+        return self.engine.upscaled(params, result_size)
 
     def _check_capacity(self, user_id: int, settings: ServerSettings) -> None:
         if not self.ledger.queue_available():
@@ -190,6 +198,7 @@ class Intake:
         self,
         interaction: discord.Interaction,
         params: JobParams,
+        options: StyleOptions,
         content: bytes | Path,
         content_name: str,
         styles: list[bytes | Path],
@@ -202,6 +211,7 @@ class Intake:
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id or 0,
             params=params,
+            options=options,
             content=content,
             content_name=content_name,
             styles=tuple(styles),
