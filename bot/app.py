@@ -18,7 +18,7 @@ from bot.config import Config
 from bot.core.ledger import Ledger
 from bot.core.params import EngineSettings
 from bot.core.store import Store
-from bot.discord_ui.cards.buttons import CancelButton, RerunButton, TimelapseButton
+from bot.discord_ui.cards.buttons import ButtonActions, CardButtons
 from bot.discord_ui.command_errors import StyleTree
 from bot.discord_ui.commands.help import HelpCog
 from bot.discord_ui.commands.queue_status import QueueCog
@@ -68,11 +68,19 @@ class StyleBot(commands.Bot):
         self.queue = self._make_queue(engine)
         engine_settings = EngineSettings.of(config)
         self.ledger = Ledger(engine_settings, store, self.queue, metrics, clock=discord_clock)
+        self.intake = Intake(config, engine_settings, store, self.ledger, Cooldowns(config.limits.cooldown_s))
+        self.buttons = CardButtons(
+            ButtonActions(self.ledger, self.intake, store.files, retention_hours=config.storage.retention_hours)
+        )
         self.publisher = Publisher(
-            self, self.ledger, store, progress_interval=config.bot.progress_interval, clock=discord_clock
+            self,
+            self.ledger,
+            store,
+            self.buttons.view,
+            progress_interval=config.bot.progress_interval,
+            clock=discord_clock,
         )
         self.ledger.listeners.append(self.publisher)
-        self.intake = Intake(config, engine_settings, store, self.ledger, Cooldowns(config.limits.cooldown_s))
         self.housekeeping = Housekeeping(
             self.ledger, self.publisher, store, clock=discord_clock, retention_hours=config.storage.retention_hours
         )
@@ -123,7 +131,7 @@ class StyleBot(commands.Bot):
     async def setup_hook(self) -> None:
         self._serve_metrics()  # first: a port already taken should stop the bot before it touches Discord
         await self.store.open()
-        self.add_dynamic_items(CancelButton, RerunButton, TimelapseButton)
+        self.add_dynamic_items(*self.buttons.item_types())
         for cog in (
             StylizeCog(self.tree, self.intake, self.store),
             QueueCog(self.ledger, self.publisher),

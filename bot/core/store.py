@@ -172,7 +172,7 @@ class Store:
         await self.db.commit()
 
     async def save_card(self, job_id: str, card: CardRef) -> None:
-        """Where the job's card lives now (`CardMessages` records it as the card moves)."""
+        """Where the job's card lives now (`CardPlacement` records it as the card moves)."""
         await self.db.execute("UPDATE jobs SET card = ? WHERE id = ?", (card_json(card), job_id))
         await self.db.commit()
 

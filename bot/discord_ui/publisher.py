@@ -1,7 +1,7 @@
 """The publisher: keeps each job's card on Discord up to date, whatever Discord answers.
 
 It listens to the ledger. On a change it takes a snapshot, renders it (`cards.render`) and has
-`CardMessages` show it where the card lives (moving it before its interaction token expires); it
+`CardPlacement` show it where the card lives (moving it before its interaction token expires); it
 records which results were delivered, itself. Progress edits are throttled, and dropped when they
 fail; a final card that cannot be shown is kept and retried (`retry_finals`), so a result always
 arrives.
@@ -18,7 +18,7 @@ import discord
 
 from bot.core.job import CardRef, Clock, Job, JobState, Snapshot
 from bot.core.store import Store
-from bot.discord_ui.cards.placement import CardMessages
+from bot.discord_ui.cards.placement import CardPlacement, CardView
 from bot.discord_ui.cards.render import Card, render
 
 log = logging.getLogger("stylebot.publisher")
@@ -34,12 +34,19 @@ class Publisher:
     """Coalesces update requests per job and sends at most one edit at a time per card."""
 
     def __init__(
-        self, client: discord.Client, source: SnapshotSource, store: Store, *, progress_interval: float, clock: Clock
+        self,
+        client: discord.Client,
+        source: SnapshotSource,
+        store: Store,
+        card_view: CardView,
+        *,
+        progress_interval: float,
+        clock: Clock,
     ) -> None:
         self.source = source
         self.store = store
         self.progress_interval = progress_interval
-        self.cards = CardMessages(client, store, clock=clock)
+        self.cards = CardPlacement(client, store, card_view, clock=clock)
         self._finals: dict[str, Snapshot] = {}
         """Final cards not yet shown: kept until Discord takes them."""
         self._pending: dict[str, bool] = {}

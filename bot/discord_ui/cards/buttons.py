@@ -1,24 +1,40 @@
-"""Buttons on job cards: Cancel and the re-runs. Their custom ids carry the job id, so they work after a restart.
+"""Buttons on job cards: Cancel, the re-runs and Timelapse. Their custom ids carry the job id, so they work
+after a restart.
 
 discord.py routes a click on any message to these `DynamicItem`s by matching the custom id's
-template; no view has to be kept in memory for a card. A click reaches the bot's parts through
-`interaction.client`, the one bot that received it.
+template; no view has to be kept in memory for a card. What a click acts on (`ButtonActions`) is
+handed to the buttons when the bot registers them: `CardButtons` makes, for one bot, copies of the
+three classes that hold its parts, and builds the cards' views from those copies (discord.py
+registers the class of every dynamic item it sends).
 """
 
 from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar, cast
 
 import discord
 
 from bot.core.job import JOB_ID_PATTERN, Job, JobState
+from bot.core.job_files import JobFiles
+from bot.core.ledger import Ledger
 from bot.core.params import Rerun
+from bot.discord_ui.cards.render import Buttons
+from bot.discord_ui.intake import Intake
 
-if TYPE_CHECKING:
-    from bot.app import StyleBot
-    from bot.discord_ui.cards.render import Buttons
+
+@dataclass(frozen=True)
+class ButtonActions:
+    """What the buttons of one bot's cards act on."""
+
+    ledger: Ledger
+    intake: Intake
+    files: JobFiles
+    retention_hours: float
+    """How long a job's files are kept: a Timelapse click after that says so."""
+
 
 CANCEL_REPLIES = {
     JobState.CANCELLED: "Cancelled job `{id}`.",
@@ -31,6 +47,9 @@ CANCEL_REPLIES = {
 class CancelButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stylebot:cancel:(?P<job>{JOB_ID_PATTERN})"
 ):
+    actions: ClassVar[ButtonActions]
+    """Set on the copy `CardButtons` makes for one bot (the class itself is never registered)."""
+
     def __init__(self, job_id: str) -> None:
         super().__init__(
             discord.ui.Button(label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"stylebot:cancel:{job_id}")
@@ -43,9 +62,9 @@ class CancelButton(
     ) -> CancelButton:
         return cls(match["job"])
 
-    async def callback(self, interaction: discord.Interaction[StyleBot]) -> None:  # type: ignore[override]  # discord.py types it for any client; only this bot's clicks arrive
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """The job's owner, or anyone who may manage messages in the channel, may cancel it."""
-        ledger = interaction.client.ledger
+        ledger = self.actions.ledger
         job = await ledger.job(self.job_id)
         if job is None:
             await interaction.response.send_message(f"Job `{self.job_id}` is no longer known.", ephemeral=True)
@@ -74,6 +93,9 @@ class RerunButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=rf"stylebot:rerun:(?P<variant>{'|'.join(Rerun)}):(?P<job>{JOB_ID_PATTERN})",
 ):
+    actions: ClassVar[ButtonActions]
+    """Set on the copy `CardButtons` makes for one bot (the class itself is never registered)."""
+
     def __init__(self, job_id: str, variant: Rerun, label: str) -> None:
         super().__init__(
             discord.ui.Button(
@@ -90,13 +112,16 @@ class RerunButton(
         label = item.label if isinstance(item, discord.ui.Button) else None
         return cls(match["job"], Rerun(match["variant"]), label or "")
 
-    async def callback(self, interaction: discord.Interaction[StyleBot]) -> None:  # type: ignore[override]  # discord.py types it for any client; only this bot's clicks arrive
-        await interaction.client.intake.rerun(interaction, self.job_id, self.variant)
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await self.actions.intake.rerun(interaction, self.job_id, self.variant)
 
 
 class TimelapseButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"stylebot:timelapse:(?P<job>{JOB_ID_PATTERN})"
 ):
+    actions: ClassVar[ButtonActions]
+    """Set on the copy `CardButtons` makes for one bot (the class itself is never registered)."""
+
     def __init__(self, job_id: str) -> None:
         super().__init__(
             discord.ui.Button(
@@ -111,14 +136,14 @@ class TimelapseButton(
     ) -> TimelapseButton:
         return cls(match["job"])
 
-    async def callback(self, interaction: discord.Interaction[StyleBot]) -> None:  # type: ignore[override]  # discord.py types it for any client; only this bot's clicks arrive
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """The job's progression as an animated image, posted in the channel for everyone."""
-        bot = interaction.client
-        job = await bot.ledger.job(self.job_id)
-        path = bot.store.files.timelapse_path(job) if job else None
-        data = await bot.store.files.read_output(path)
+        files = self.actions.files
+        job = await self.actions.ledger.job(self.job_id)
+        path = files.timelapse_path(job) if job else None
+        data = await files.read_output(path)
         if path is None or data is None:
-            hours = bot.config.storage.retention_hours
+            hours = self.actions.retention_hours
             await interaction.response.send_message(
                 f"The timelapse of job `{self.job_id}` is no longer kept (a job's files are deleted {hours:g} "
                 "hours after it ends).",
@@ -135,17 +160,38 @@ class TimelapseButton(
 #: The re-run buttons under a result, in order.
 RESULT_RERUNS = (Rerun.STRONGER, Rerun.WEAKER, Rerun.COLOURS, Rerun.SEED, Rerun.UPSCALE)
 
+Item = TypeVar("Item", CancelButton, RerunButton, TimelapseButton)
 
-def card_view(job: Job, buttons: Buttons) -> discord.ui.View | None:
-    """The buttons under a card; None for none (an edit with None removes old buttons)."""
-    if buttons == "none":
-        return None
-    view = discord.ui.View(timeout=None)
-    if buttons == "cancel":
-        view.add_item(CancelButton(job.id))
+
+class CardButtons:
+    """One bot's card buttons: the classes discord.py routes its clicks to (`item_types`, registered at
+    start-up), bound to what they act on, and the view under a card made of them (`view`)."""
+
+    def __init__(self, actions: ButtonActions) -> None:
+        self.cancel = _bound(CancelButton, actions)
+        self.rerun = _bound(RerunButton, actions)
+        self.timelapse = _bound(TimelapseButton, actions)
+
+    def item_types(self) -> tuple[type[discord.ui.DynamicItem[Any]], ...]:
+        return self.cancel, self.rerun, self.timelapse
+
+    def view(self, job: Job, buttons: Buttons) -> discord.ui.View | None:
+        """The buttons under a card; None for none (an edit with None removes old buttons)."""
+        if buttons == "none":
+            return None
+        view = discord.ui.View(timeout=None)
+        if buttons == "cancel":
+            view.add_item(self.cancel(job.id))
+            return view
+        for variant in RESULT_RERUNS:
+            view.add_item(self.rerun(job.id, variant, variant.label(job.params)))
+        if job.result is not None and job.result.timelapse_file:
+            view.add_item(self.timelapse(job.id))
         return view
-    for variant in RESULT_RERUNS:
-        view.add_item(RerunButton(job.id, variant, variant.label(job.params)))
-    if job.result is not None and job.result.timelapse_file:
-        view.add_item(TimelapseButton(job.id))
-    return view
+
+
+def _bound(item: type[Item], actions: ButtonActions) -> type[Item]:
+    """A subclass of `item` whose clicks act on `actions`, with the same custom id template."""
+    namespace = {"actions": actions, "__module__": item.__module__}
+    bound = type(item.__name__, (item,), namespace, template=item.__discord_ui_compiled_template__)
+    return cast("type[Item]", bound)

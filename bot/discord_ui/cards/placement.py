@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 import discord
@@ -17,8 +18,7 @@ from discord.utils import MISSING
 
 from bot.core.job import CardRef, Clock, Job
 from bot.core.store import Store
-from bot.discord_ui.cards.buttons import card_view
-from bot.discord_ui.cards.render import Card, moved_card
+from bot.discord_ui.cards.render import Buttons, Card, moved_card
 
 log = logging.getLogger("stylebot.publisher")
 
@@ -29,12 +29,16 @@ HANDOVER_AFTER_S = 13 * 60
 EXPIRED_TOKEN_ERRORS = {(401, 50027), (404, 10015)}
 NO_MENTIONS = discord.AllowedMentions.none()
 
+CardView = Callable[[Job, Buttons], discord.ui.View | None]
+"""The buttons under a card (`buttons.CardButtons.view`); None for none."""
 
-class CardMessages:
+
+class CardPlacement:
     """The cards' messages: where each lives now (recorded in the store as it moves), and showing a card there."""
 
-    def __init__(self, client: discord.Client, store: Store, *, clock: Clock) -> None:
+    def __init__(self, client: discord.Client, store: Store, card_view: CardView, *, clock: Clock) -> None:
         self.client = client
+        self.card_view = card_view
         self.store = store
         self.clock = clock
         self._refs: dict[str, CardRef | None] = {}
@@ -98,7 +102,7 @@ class CardMessages:
                 embed=card.embed,
                 files=card.files(),
                 allowed_mentions=NO_MENTIONS,
-                view=_view_of(job, card) or MISSING,
+                view=self._view(job, card) or MISSING,
                 wait=True,
             )
         except discord.HTTPException as exc:
@@ -116,7 +120,7 @@ class CardMessages:
             content=card.content,
             embed=card.embed,
             attachments=card.files(),
-            view=_view_of(job, card),
+            view=self._view(job, card),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -128,7 +132,7 @@ class CardMessages:
                 content=card.content,
                 embed=card.embed,
                 attachments=card.files(),
-                view=_view_of(job, card),
+                view=self._view(job, card),
                 allowed_mentions=NO_MENTIONS,
             )
         except discord.NotFound:
@@ -136,7 +140,7 @@ class CardMessages:
 
     async def _move(self, job: Job, card: Card) -> None:
         """Continue the card in a message sent with the bot's own token (channel first, then DMs)."""
-        message = await _send_own(self.client, job, card)
+        message = await self._send_own(job, card)
         old = self.ref(job)
         if old is None or old.message_id is None:
             self._refs[job.id] = CardRef(0, None, None, 0.0, message.channel.id, message.id)
@@ -147,31 +151,30 @@ class CardMessages:
             with contextlib.suppress(discord.HTTPException):
                 await self._edit_interaction(job, old, moved_card(job, message.jump_url))
 
+    def _view(self, job: Job, card: Card) -> discord.ui.View | None:
+        return self.card_view(job, card.buttons)
+
+    async def _send_own(self, job: Job, card: Card) -> discord.Message:
+        """Send the card with the bot's own token: in the job's channel, or by DM when the channel refuses."""
+        channel: discord.abc.Messageable = self.client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        try:
+            return await self._send(channel, job, card)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            log.info(
+                "job %s: cannot post in channel %s (%s); sending the card by DM", job.id, job.channel_id, exc.status
+            )
+        user = self.client.get_user(job.owner_id) or await self.client.fetch_user(job.owner_id)
+        return await self._send(user, job, card)
+
+    async def _send(self, target: discord.abc.Messageable, job: Job, card: Card) -> discord.Message:
+        return await target.send(
+            content=card.content,
+            embed=card.embed,
+            files=card.files(),
+            allowed_mentions=NO_MENTIONS,
+            view=self._view(job, card) or MISSING,
+        )
+
 
 def _token_expired(error: discord.HTTPException) -> bool:
     return (error.status, error.code) in EXPIRED_TOKEN_ERRORS
-
-
-async def _send_own(client: discord.Client, job: Job, card: Card) -> discord.Message:
-    """Send the card with the bot's own token: in the job's channel, or by DM when the channel refuses."""
-    channel: discord.abc.Messageable = client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-    try:
-        return await _send(channel, job, card)
-    except (discord.Forbidden, discord.NotFound) as exc:
-        log.info("job %s: cannot post in channel %s (%s); sending the card by DM", job.id, job.channel_id, exc.status)
-    user = client.get_user(job.owner_id) or await client.fetch_user(job.owner_id)
-    return await _send(user, job, card)
-
-
-def _view_of(job: Job, card: Card) -> discord.ui.View | None:
-    return card_view(job, card.buttons)
-
-
-async def _send(target: discord.abc.Messageable, job: Job, card: Card) -> discord.Message:
-    return await target.send(
-        content=card.content,
-        embed=card.embed,
-        files=card.files(),
-        allowed_mentions=NO_MENTIONS,
-        view=_view_of(job, card) or MISSING,
-    )
