@@ -153,3 +153,23 @@ def test_the_bot_side_does_not_import_torch() -> None:
         check=False,
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_worker_process_loads_no_part_of_the_bot_side() -> None:
+    # What `stylebot worker` imports, run for real (import-linter checks the same statically).
+    code = (
+        "import sys, bot.__main__, bot.queue.redis.worker_side.process; "
+        "bot_side = ('bot.app', 'bot.core', 'bot.discord_ui', 'bot.housekeeping', 'bot.queue.in_process', "
+        "'bot.queue.redis.bot_side', 'discord'); "
+        "print(sorted(m for m in sys.modules if m.startswith(bot_side)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip() == "[]", done.stderr
