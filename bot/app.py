@@ -19,11 +19,11 @@ from bot.core.ledger import Ledger
 from bot.core.params import EngineSettings
 from bot.core.store import Store
 from bot.discord_ui.cards.buttons import ButtonActions, CardButtons
-from bot.discord_ui.command_errors import StyleTree
+from bot.discord_ui.command_tree import StyleTree
 from bot.discord_ui.commands.help import HelpCog
-from bot.discord_ui.commands.queue_status import QueueCog
-from bot.discord_ui.commands.stylepreset import PresetsCog
-from bot.discord_ui.commands.stylesettings import SettingsCog
+from bot.discord_ui.commands.queue_status import QueueStatusCog
+from bot.discord_ui.commands.stylepreset import StylePresetCog
+from bot.discord_ui.commands.stylesettings import StyleSettingsCog
 from bot.discord_ui.commands.stylize import StylizeCog
 from bot.discord_ui.cooldowns import Cooldowns
 from bot.discord_ui.intake import Intake
@@ -134,9 +134,9 @@ class StyleBot(commands.Bot):
         self.add_dynamic_items(*self.buttons.item_types())
         for cog in (
             StylizeCog(self.tree, self.intake, self.store),
-            QueueCog(self.ledger, self.publisher),
-            SettingsCog(self.store, self.config),
-            PresetsCog(self.store, self.config, discord_clock),
+            QueueStatusCog(self.ledger, self.publisher),
+            StyleSettingsCog(self.store, self.config),
+            StylePresetCog(self.store, self.config, discord_clock),
             HelpCog(),
         ):
             await self.add_cog(cog)

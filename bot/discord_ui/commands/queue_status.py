@@ -12,7 +12,7 @@ from bot.discord_ui.cards.render import format_duration
 from bot.discord_ui.publisher import Publisher
 
 
-class QueueCog(commands.Cog):
+class QueueStatusCog(commands.Cog):
     def __init__(self, ledger: Ledger, publisher: Publisher) -> None:
         self.ledger = ledger
         self.publisher = publisher

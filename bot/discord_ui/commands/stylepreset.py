@@ -30,7 +30,7 @@ async def preset_choices(store: Store, guild_id: int | None, current: str) -> li
     return [Choice(name=p.name, value=p.name) for p in presets if current.lower() in p.name.lower()][:MAX_CHOICES]
 
 
-class PresetsCog(commands.Cog):
+class StylePresetCog(commands.Cog):
     # Not hidden: everyone may list the presets; add and remove check Manage Server when run.
     group = app_commands.Group(name="stylepreset", description="This server's style presets", guild_only=True)
 

@@ -15,7 +15,7 @@ from bot.core.store import Store
 KEY_CHOICES = [Choice(name=f"{key.name}: {key.description}"[:100], value=key.name) for key in SETTING_KEYS.values()]
 
 
-class SettingsCog(commands.Cog):
+class StyleSettingsCog(commands.Cog):
     # Hidden from members without Manage Server by default; each subcommand checks it again at run
     # time, because a server can override who sees a command.
     group = app_commands.Group(
