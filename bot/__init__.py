@@ -13,7 +13,7 @@ __all__ = ["create_bot"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_bot":
-        from .app import create_bot
+        from bot.app import create_bot
 
         return create_bot
     raise AttributeError(f"module 'bot' has no attribute {name!r}")

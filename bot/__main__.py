@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import Config, ConfigError, load_config
-from .health import run_healthcheck
-from .logs import setup_logging
+from bot.config import Config, ConfigError, load_config
+from bot.ops.health import run_healthcheck
+from bot.ops.logs import setup_logging
 
 if TYPE_CHECKING:
-    from .app import StyleBot
+    from bot.app import StyleBot
 
 log = logging.getLogger("stylebot")
 
@@ -114,10 +114,9 @@ def work(config: Config, *, device: str | None, threads: int | None) -> int:
 
 
 def _work(config: Config, *, device: str | None, threads: int | None) -> int:
+    from bot.queue.redis.wire.connection import redis_url
+    from bot.queue.redis.worker_side.process import run_worker
     from stylecore.errors import StyleCoreError
-
-    from .broker.connection import redis_url
-    from .broker.worker_main import run_worker
 
     if config.queue.backend != "redis":
         print('stylebot: a worker needs [queue] backend = "redis" (and the bot configured the same)', file=sys.stderr)
@@ -161,11 +160,10 @@ def run(config: Config, token: str) -> int:
     # Imported here: the healthcheck runs every 30 s and must not import discord.py and PyTorch.
     import discord
 
+    from bot.app import create_bot
+    from bot.ops.metrics import MetricsError
+    from bot.queue.redis.wire.connection import redis_url
     from stylecore.errors import StyleCoreError
-
-    from .app import create_bot
-    from .broker.connection import redis_url
-    from .metrics import MetricsError
 
     try:
         secrets = [token, *_url_secrets(redis_url(config.queue))] if config.queue.backend == "redis" else [token]

@@ -14,24 +14,26 @@ from typing import Any, TypeVar
 import discord
 from discord.ext import commands, tasks
 
-from .buttons import CancelButton, RerunButton, TimelapseButton
-from .commands.help import HelpCog
-from .commands.presets import PresetsCog
-from .commands.queue import QueueCog
-from .commands.settings import SettingsCog
-from .commands.stylize import StylizeCog
-from .config import Config
-from .cooldowns import Cooldowns
-from .health import heartbeat_writer
-from .housekeeping import HOUSEKEEPING_S, Housekeeping
-from .intake import Intake
-from .ledger import Ledger
-from .metrics import Metrics
-from .publisher import Publisher
-from .queue import InProcessQueue, JobQueue
-from .store import Store
-from .tree import StyleTree
-from .worker import EngineWorker, StyleEngine
+from bot.config import Config
+from bot.core.ledger import Ledger
+from bot.core.params import EngineSettings
+from bot.core.store import Store
+from bot.discord_ui.cards.buttons import ButtonActions, CardButtons
+from bot.discord_ui.command_tree import StyleTree
+from bot.discord_ui.commands.help import HelpCog
+from bot.discord_ui.commands.queue_status import QueueStatusCog
+from bot.discord_ui.commands.stylepreset import StylePresetCog
+from bot.discord_ui.commands.stylesettings import StyleSettingsCog
+from bot.discord_ui.commands.stylize import StylizeCog
+from bot.discord_ui.cooldowns import Cooldowns
+from bot.discord_ui.intake import Intake
+from bot.discord_ui.publisher import Publisher
+from bot.housekeeping import HOUSEKEEPING_S, Housekeeping
+from bot.ops.health import heartbeat_writer
+from bot.ops.metrics import Metrics
+from bot.queue.engine.thread import EngineThread, StyleEngine
+from bot.queue.in_process import InProcessQueue
+from bot.queue.interface import JobQueue
 
 log = logging.getLogger("stylebot")
 
@@ -64,12 +66,21 @@ class StyleBot(commands.Bot):
         self.heartbeat_hook: Callable[[StyleBot], Awaitable[None]] = heartbeat_writer(config.heartbeat_path)
         """Called every `health.interval_s` seconds; writes the file `stylebot healthcheck` reads."""
         self.queue = self._make_queue(engine)
-        self.ledger = Ledger(config, store, self.queue, metrics, clock=discord_clock)
+        engine_settings = EngineSettings.of(config)
+        self.ledger = Ledger(engine_settings, store, self.queue, metrics, clock=discord_clock)
+        self.intake = Intake(config, engine_settings, store, self.ledger, Cooldowns(config.limits.cooldown_s))
+        self.buttons = CardButtons(
+            ButtonActions(self.ledger, self.intake, store.files, retention_hours=config.storage.retention_hours)
+        )
         self.publisher = Publisher(
-            self, self.ledger, store, progress_interval=config.bot.progress_interval, clock=discord_clock
+            self,
+            self.ledger,
+            store,
+            self.buttons.view,
+            progress_interval=config.bot.progress_interval,
+            clock=discord_clock,
         )
         self.ledger.listeners.append(self.publisher)
-        self.intake = Intake(config, store, self.ledger, Cooldowns(config.limits.cooldown_s))
         self.housekeeping = Housekeeping(
             self.ledger, self.publisher, store, clock=discord_clock, retention_hours=config.storage.retention_hours
         )
@@ -79,7 +90,8 @@ class StyleBot(commands.Bot):
     def _make_queue(self, engine: StyleEngine | None) -> JobQueue:
         settings = self.config.queue
         if settings.backend == "redis":  # the jobs run on `stylebot worker` processes: no engine here
-            from .broker import RedisQueue, redis_url
+            from bot.queue.redis.bot_side.redis_queue import RedisQueue
+            from bot.queue.redis.wire.connection import redis_url
 
             remote = RedisQueue(
                 redis_url(settings),
@@ -98,7 +110,7 @@ class StyleBot(commands.Bot):
                 device=self.config.engine.device,
                 precision=self.config.engine.precision,
             )
-        local = InProcessQueue(EngineWorker(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
+        local = InProcessQueue(EngineThread(engine, warm_up=self.config.engine.warm_up), wait_hook=self._wait)
         self.metrics.watch_workers(local.workers_online, None)
         return local
 
@@ -119,12 +131,12 @@ class StyleBot(commands.Bot):
     async def setup_hook(self) -> None:
         self._serve_metrics()  # first: a port already taken should stop the bot before it touches Discord
         await self.store.open()
-        self.add_dynamic_items(CancelButton, RerunButton, TimelapseButton)
+        self.add_dynamic_items(*self.buttons.item_types())
         for cog in (
             StylizeCog(self.tree, self.intake, self.store),
-            QueueCog(self.ledger, self.publisher),
-            SettingsCog(self.store, self.config),
-            PresetsCog(self.store, self.config, discord_clock),
+            QueueStatusCog(self.ledger, self.publisher),
+            StyleSettingsCog(self.store, self.config),
+            StylePresetCog(self.store, self.config, discord_clock),
             HelpCog(),
         ):
             await self.add_cog(cog)

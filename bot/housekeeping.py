@@ -1,13 +1,17 @@
-"""Housekeeping: resume after a restart, keep cards alive and results on their way, apply retention."""
+"""Housekeeping: resume after a restart (the ledger's), keep cards alive and results on their way, apply retention.
+
+It changes no job: what happens to jobs is the ledger's (`resume`, `redeliver`); here are only the
+times at which the bot asks for it, and the publisher's and the store's own upkeep.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from .jobs import Clock, JobState, Snapshot
-from .ledger import Ledger
-from .publisher import Publisher
-from .store import Store
+from bot.core.job import Clock
+from bot.core.ledger import Ledger
+from bot.core.store import Store
+from bot.discord_ui.publisher import Publisher
 
 log = logging.getLogger("stylebot.housekeeping")
 
@@ -32,24 +36,10 @@ class Housekeeping:
         return self.clock() - self.retention_s
 
     async def resume(self) -> None:
-        """What the last run left: queued jobs go back in the queue (an interrupted one first), undelivered
-        results to the publisher."""
-        active = await self.store.active_jobs()
-        active.sort(key=lambda job: (job.state is not JobState.RUNNING, job.seq or 0))
-        for job in active:
-            if job.state is JobState.RUNNING:
-                job.state, job.started_at = JobState.QUEUED, None
-                await self.store.save_job(job)
-        self.ledger.restore(active)
-        for job in active:
-            await self.ledger.enqueue(job)
-        if active:
-            log.info("resumed %d queued job(s) after a restart", len(active))
-        cutoff = self._cutoff()
-        for job in await self.store.undelivered_results():
-            if (job.finished_at or 0) >= cutoff:  # older ones are given up (and swept)
-                result = await self.store.files.read_output(self.store.files.result_path(job))
-                self.publisher.job_ended(Snapshot(job=job, result=result))
+        """What the last run left, through the ledger: queued jobs go back in the queue (an interrupted one
+        first), and results not older than the retention time that never reached Discord are delivered."""
+        await self.ledger.resume()
+        await self.ledger.redeliver(since=self._cutoff())
 
     async def run(self) -> None:
         """One round: move cards before their token expires, retry final cards, sweep old jobs' files."""

@@ -119,7 +119,7 @@ HEALTH_FLAGS=(--health-interval 2s --health-retries 1 --health-start-period 1s)
 HEARTBEAT_WRITER="
 import os, time
 from bot.config import load_config
-from bot.health import write_heartbeat
+from bot.ops.health import write_heartbeat
 path = load_config('/config/config.toml').heartbeat_path
 while True:
     write_heartbeat(path, gateway_connected=os.environ['GATEWAY'] == 'up', worker_last_beat=time.time())

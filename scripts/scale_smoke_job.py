@@ -2,7 +2,7 @@
 
     docker compose exec -T stylebot python - --iterations 5 < scripts/scale_smoke_job.py
 
-It plays the bot's side of the Redis backend (`bot.broker.queue.RedisQueue`, as bench/scale.py and
+It plays the bot's side of the Redis backend (`bot.queue.redis.bot_side.redis_queue.RedisQueue`, as bench/scale.py and
 tests/redis do) with the container's own configuration (config.toml plus its STYLEBOT_* variables):
 it puts one WorkItem with two tiny generated images and reports what happens to the job, one line
 per event on stdout (the shell script waits for these lines), until a result comes back.
@@ -26,10 +26,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from bot.broker.connection import masked, redis_url
-from bot.broker.queue import RedisQueue
 from bot.config import load_config
-from bot.messages import JobEvent, JobFinished, JobStarted, JobUpdated, WorkItem, WorkProgress, WorkResult
+from bot.queue.messages import JobEvent, JobFinished, JobStarted, JobUpdated, WorkItem, WorkProgress, WorkResult
+from bot.queue.redis.bot_side.redis_queue import RedisQueue
+from bot.queue.redis.wire.connection import masked, redis_url
 from stylecore.options import StyleOptions
 
 

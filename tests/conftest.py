@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import TOKEN_BEARING_LOGGERS
+from bot.ops.logs import TOKEN_BEARING_LOGGERS
 
 
 @pytest.fixture

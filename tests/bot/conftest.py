@@ -25,8 +25,8 @@ from bot_fakes import FakeEngine, png
 
 from bot.app import StyleBot, create_bot
 from bot.config import Config
+from bot.core.store import Store
 from bot.queue import IDLE_WAIT
-from bot.store import Store
 
 TEST_LIMITS = {"cooldown_s": 0.0, "max_pixels": 4_000_000, "max_attachment_bytes": 200_000}
 

@@ -12,8 +12,8 @@ import pytest
 
 from bot.__main__ import main
 from bot.app import StyleBot
-from bot.health import write_heartbeat
-from bot.logs import REDACTED, RedactingFormatter
+from bot.ops.health import write_heartbeat
+from bot.ops.logs import REDACTED, RedactingFormatter
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -179,7 +179,7 @@ async def test_while_discord_cannot_be_reached_login_retries_with_one_line_each_
 def test_the_voice_support_warnings_are_not_logged(tmp_path):
     import io
 
-    from bot.logs import setup_logging
+    from bot.ops.logs import setup_logging
 
     stream = io.StringIO()
     setup_logging("INFO", stream=stream)

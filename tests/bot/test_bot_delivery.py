@@ -7,7 +7,7 @@ import re
 import pytest
 from bot_fakes import png, settle_until
 
-from bot.jobs import JobState
+from bot.core.job import JobState
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
 
 BLOCKING = pytest.mark.bot(engine={"block": True}, external=(IDLE_WAIT, ENGINE_WAIT))

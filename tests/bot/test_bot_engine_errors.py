@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bot_fakes import png
 
-from bot.jobs import JobState
+from bot.core.job import JobState
 from stylecore.errors import WeightsUnavailableError
 
 

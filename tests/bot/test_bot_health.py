@@ -10,7 +10,7 @@ from bot_fakes import FakeEngine, png, settle_until
 from bot.__main__ import main
 from bot.app import create_bot
 from bot.config import Config
-from bot.health import check
+from bot.ops.health import check
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
 
 

@@ -13,7 +13,7 @@ import re
 
 from bot_fakes import png
 
-from bot.logs import REDACTED, setup_logging
+from bot.ops.logs import REDACTED, setup_logging
 
 
 def interaction_tokens(world) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bot_fakes import png, settle_until
 
-from bot.jobs import JobState
+from bot.core.job import JobState
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
 
 # The engine holds each job until the test releases it or it is cancelled, so jobs stay

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bot_fakes import png
 
-from bot.job_params import Rerun
+from bot.core.params import Rerun
 
 
 async def finished_card(world, member=None, **options):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bot_fakes import FakeEngine, png, settle_until
 
-from bot.jobs import JobState
+from bot.core.job import JobState
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
 
 

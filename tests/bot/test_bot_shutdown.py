@@ -27,9 +27,9 @@ SCRIPT = textwrap.dedent("""
     torch.set_num_threads(1)
     from pathlib import Path
     from stylecore import Engine, StyleOptions
-    from bot.messages import WorkItem
-    from bot.queue import InProcessQueue
-    from bot.worker import EngineWorker
+    from bot.queue.messages import WorkItem
+    from bot.queue.in_process import InProcessQueue
+    from bot.queue.engine.thread import EngineThread
 
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s", force=True)
 
@@ -40,7 +40,7 @@ SCRIPT = textwrap.dedent("""
     async def main(with_job):
         # As `stylebot run` does: SIGTERM cancels the main task, like SIGINT.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
-        queue = InProcessQueue(EngineWorker(Engine(device="cpu"), warm_up=True))
+        queue = InProcessQueue(EngineThread(Engine(device="cpu"), warm_up=True))
         await queue.start(Events())
         print("started", flush=True)
         try:

@@ -9,8 +9,8 @@ import simcord
 from bot_fakes import FAKE_SEED, animated_gif, decompression_bomb, png, truncated_png
 from PIL import Image
 
+from bot.core.store import Store
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
-from bot.store import Store
 
 BOTH_WAITS = (IDLE_WAIT, ENGINE_WAIT)
 

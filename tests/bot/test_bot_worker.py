@@ -11,9 +11,9 @@ import pytest
 from bot_fakes import FakeEngine
 from PIL import Image
 
-from bot.messages import JobFinished, JobStarted, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult
-from bot.queue import InProcessQueue
-from bot.worker import EngineWorker
+from bot.queue.engine.thread import EngineThread
+from bot.queue.in_process import InProcessQueue
+from bot.queue.messages import JobFinished, JobStarted, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkResult
 from stylecore.options import StyleOptions
 
 
@@ -50,7 +50,7 @@ def run_one(worker, work, cancel=None):
 
 @pytest.fixture
 def worker():
-    worker = EngineWorker(FakeEngine())
+    worker = EngineThread(FakeEngine())
     worker.start()
     yield worker
     worker.stop()
@@ -71,7 +71,7 @@ def test_results_are_re_encoded_to_fit_the_upload_limit(worker, inputs):
 
 
 def test_every_tile_step_of_a_tiled_scale_reaches_the_queue(inputs):
-    worker = EngineWorker(FakeEngine(tiles=3))
+    worker = EngineThread(FakeEngine(tiles=3))
     worker.start()
     try:
         _, progress = run_one(worker, item(inputs, progress_every=2))
@@ -130,7 +130,7 @@ async def wait_finished(events, count):
 
 async def test_the_queue_runs_jobs_in_order_and_cancels_waiting_and_running_ones(inputs):
     engine = FakeEngine(block=True)
-    queue = InProcessQueue(EngineWorker(engine))
+    queue = InProcessQueue(EngineThread(engine))
     events = Events()
     await queue.start(events)
     try:
@@ -157,7 +157,7 @@ async def test_the_queue_runs_jobs_in_order_and_cancels_waiting_and_running_ones
 
 def test_warm_up_runs_one_tiny_job_before_the_first_real_one(inputs):
     engine = FakeEngine()
-    worker = EngineWorker(engine, warm_up=True)
+    worker = EngineThread(engine, warm_up=True)
     worker.start()
     try:
         result, _ = run_one(worker, item(inputs, size=96))
@@ -171,7 +171,7 @@ def test_warm_up_runs_one_tiny_job_before_the_first_real_one(inputs):
 
 def test_a_failed_warm_up_does_not_stop_the_worker(inputs):
     engine = FakeEngine(error=RuntimeError("driver hiccup"))
-    worker = EngineWorker(engine, warm_up=True)
+    worker = EngineThread(engine, warm_up=True)
     worker.start()
     try:
         assert isinstance(run_one(worker, item(inputs))[0], WorkFailed)  # the real job meets the same error

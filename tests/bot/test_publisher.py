@@ -14,11 +14,11 @@ import discord
 import pytest
 import simcord
 
-from bot.job_params import JobParams
-from bot.jobs import Job, JobState, ResultInfo, Snapshot
-from bot.messages import WorkProgress
-from bot.publisher import Publisher
-from bot.store import Store
+from bot.core.job import Job, JobState, ResultInfo, Snapshot
+from bot.core.params import JobParams
+from bot.core.store import Store
+from bot.discord_ui.publisher import Publisher
+from bot.queue.messages import WorkProgress
 
 PARAMS = JobParams(
     size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None, preserve_colors="none", seed=7
@@ -41,6 +41,10 @@ class Client(discord.Client):
         await self.store.open()
 
 
+def no_buttons(job: Job, buttons: str) -> None:
+    return None
+
+
 @pytest.fixture
 async def world(tmp_path: Path):
     intents = discord.Intents.none()
@@ -54,7 +58,8 @@ async def world(tmp_path: Path):
     alice = guild.add_member(env.create_user("alice"))
     clock = [1_767_225_600.0]
     source = Source()
-    publisher = Publisher(client, source, client.store, progress_interval=0.0, clock=lambda: clock[0])
+    # No buttons: clicks are not this test's subject (the bot's tests click them).
+    publisher = Publisher(client, source, client.store, no_buttons, progress_interval=0.0, clock=lambda: clock[0])
     try:
         yield env, client, publisher, source, channel, alice
     finally:

@@ -7,7 +7,7 @@ import sys
 
 
 def test_options_errors_and_bot_config_do_not_import_torch() -> None:
-    code = "import sys, stylecore.options, stylecore.errors, bot.config, bot.health; print('torch' in sys.modules)"
+    code = "import sys, stylecore.options, stylecore.errors, bot.config, bot.ops.health; print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"

@@ -1,4 +1,4 @@
-"""bot.health: the heartbeat the bot writes and the healthcheck that reads it, both ways."""
+"""bot.ops.health: the heartbeat the bot writes and the healthcheck that reads it, both ways."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.health import check, heartbeat_writer, run_healthcheck, write_heartbeat
+from bot.ops.health import check, heartbeat_writer, run_healthcheck, write_heartbeat
 
 NOW = 1_800_000_000.0
 MAX_AGE = 60.0

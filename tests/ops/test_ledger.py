@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.config import Config
-from bot.job_params import JobParams
-from bot.jobs import Job, JobState, NewJob, Snapshot
-from bot.ledger import Ledger
-from bot.messages import (
+from bot.core.job import Job, JobState, NewJob, Snapshot
+from bot.core.ledger import Ledger
+from bot.core.params import EngineSettings, JobParams
+from bot.core.store import Store
+from bot.ops.metrics import Metrics
+from bot.queue.interface import QueueUnavailable
+from bot.queue.messages import (
     JobFinished,
     JobStarted,
     JobUpdated,
@@ -24,14 +28,12 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
-from bot.metrics import Metrics
-from bot.queue import QueueUnavailable
-from bot.store import Store
 from stylecore.options import StyleOptions
 
 PARAMS = JobParams(
     size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None, preserve_colors="none", seed=7
 )
+ENGINE = EngineSettings.of(Config())
 
 
 class Queue:
@@ -104,7 +106,7 @@ async def parts(tmp_path: Path):
     store = Store(tmp_path, "test.sqlite3")
     await store.open()
     queue, listener, clock, metrics = Queue(), Listener(), Clock(), Metrics()
-    ledger = Ledger(Config().with_values(storage={"data_dir": str(tmp_path)}), store, queue, metrics, clock=clock)
+    ledger = Ledger(ENGINE, store, queue, metrics, clock=clock)
     ledger.listeners.append(listener)
     yield ledger, store, queue, listener, clock, metrics
     await store.close()
@@ -116,6 +118,7 @@ def new_job(owner: int = 1, guild: int | None = 10) -> NewJob:
         guild_id=guild,
         channel_id=20,
         params=PARAMS,
+        options=ENGINE.options(PARAMS),
         content=b"content bytes",
         content_name="cat.png",
         styles=(b"style bytes",),
@@ -128,7 +131,7 @@ async def queued(ledger: Ledger, new: NewJob | None = None) -> Job:
     """A job as intake leaves it: accepted, its card announced, handed to the queue."""
     job = await ledger.accept(new or new_job())
     await ledger.announce(job.id)
-    await ledger.enqueue(job)
+    await ledger.enqueue(job.id)
     return job
 
 
@@ -160,7 +163,7 @@ async def test_a_job_is_persisted_announced_queued_run_and_handed_over_when_it_e
     assert store.files.content_path(job).read_bytes() == b"content bytes"
     assert listener.changed == []  # nothing is told before the job is announced
     await ledger.announce(job.id)
-    await ledger.enqueue(job)
+    await ledger.enqueue(job.id)
     [item] = queue.items
     assert (item.job_id, item.content, item.guild_id, item.owner_id) == (job.id, store.files.content_path(job), 10, 1)
     assert item.options.size == 64 and item.options.seed == 7 and item.init is None
@@ -247,7 +250,7 @@ async def test_a_failure_and_a_refusing_queue_end_the_job_with_their_reason(part
 
     queue.refuse = True
     refused = await ledger.accept(new_job(owner=3))
-    await ledger.enqueue(refused)
+    await ledger.enqueue(refused.id)
 
     stored = await store.job(refused.id)
     assert stored.state is JobState.FAILED and stored.error.startswith("The job queue is unavailable")
@@ -255,7 +258,40 @@ async def test_a_failure_and_a_refusing_queue_end_the_job_with_their_reason(part
 
 
 def test_the_ledger_imports_no_discord():
-    code = "import sys, bot.ledger; print('discord' in sys.modules)"
+    code = "import sys, bot.core.ledger; print('discord' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert out.strip() == "False"
+
+
+async def test_the_options_intake_made_are_the_ones_queued(parts):
+    ledger, _, queue, _, _, _ = parts
+    new = new_job()
+
+    await queued(ledger, new)
+
+    assert queue.items[0].options is new.options  # made once, by the one check, not again here
+
+
+async def test_resume_queues_the_last_runs_jobs_an_interrupted_one_first_and_fails_one_no_longer_valid(parts):
+    ledger, store, queue, listener, _, metrics = parts
+    waiting = await ledger.accept(new_job(owner=1))
+    running = await ledger.accept(new_job(owner=2))
+    bad = await ledger.accept(replace(new_job(owner=3), params=replace(PARAMS, learning_rate=-1.0)))
+    # As the last run left them: one was running (its state set by that run's ledger, through the store).
+    running.state, running.started_at = JobState.RUNNING, 1_001.0
+    await store.save_job(running)
+    restarted = Ledger(ENGINE, store, queue, metrics, clock=ledger.clock)
+    restarted.listeners.append(listener)
+
+    await restarted.resume()
+
+    assert [item.job_id for item in queue.items] == [running.id, waiting.id]
+    assert queue.items[0].options == ENGINE.options(PARAMS)  # made again for this run
+    assert (await store.job(running.id)).state is JobState.QUEUED
+    assert (await store.job(running.id)).started_at is None
+    failed = await store.job(bad.id)
+    assert failed.state is JobState.FAILED
+    assert failed.error == "The job's options are not valid: learning rate must be a positive number, not -1.0."
+    assert [final.job.id for final in listener.ended] == [bad.id]  # its card says so
+    assert restarted.snapshot(running.id).restarted and restarted.position(running.id) == 1

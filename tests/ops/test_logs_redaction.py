@@ -1,4 +1,4 @@
-"""bot.logs: the bot token and interaction/webhook tokens never reach the log output.
+"""bot.ops.logs: the bot token and interaction/webhook tokens never reach the log output.
 
 The records come from discord.py's own code paths (its HTTP client and webhook adapter, driven
 against a fake aiohttp session), so the messages are exactly what discord.py would log.
@@ -15,7 +15,7 @@ import pytest
 from discord.http import HTTPClient, Route
 from discord.webhook.async_ import AsyncWebhookAdapter
 
-from bot.logs import REDACTED, TOKEN_BEARING_LOGGERS, Redactor, parse_level, setup_logging
+from bot.ops.logs import REDACTED, TOKEN_BEARING_LOGGERS, Redactor, parse_level, setup_logging
 
 BOT_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.fake-bot-token-0123456789abcdefghijk"
 INTERACTION_TOKEN = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDEyMzQ1Njc4OnNlY3JldA-interaction-token"

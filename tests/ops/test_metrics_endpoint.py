@@ -1,4 +1,4 @@
-"""bot.metrics: what the job methods record, as a Prometheus server scraping loopback would see it."""
+"""bot.ops.metrics: what the job methods record, as a Prometheus server scraping loopback would see it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 
 
 @pytest.fixture

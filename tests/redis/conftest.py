@@ -9,7 +9,7 @@ import pytest
 from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses
 from redis_server import RedisServer
 
-from bot.broker.queue import RedisQueue
+from bot.queue.redis.bot_side.redis_queue import RedisQueue
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

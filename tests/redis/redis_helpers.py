@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from PIL import Image
 from redis_engines import SleepyEngine
 
-from bot.broker.worker import RedisWorker
-from bot.messages import JobEvent, JobFinished, JobStarted, JobUpdated, WorkItem
-from bot.worker import EngineWorker
+from bot.queue.engine.thread import EngineThread
+from bot.queue.messages import JobEvent, JobFinished, JobStarted, JobUpdated, WorkItem
+from bot.queue.redis.worker_side.redis_worker import RedisWorker
 from stylecore.options import StyleOptions
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class LocalWorkers:
     ) -> RedisWorker:
         worker = RedisWorker(
             self.url,
-            EngineWorker(SleepyEngine(iteration_s)),
+            EngineThread(SleepyEngine(iteration_s)),
             device="sleepy",
             key_prefix=self.prefix,
             reclaim_after_s=reclaim_s,

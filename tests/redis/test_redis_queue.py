@@ -13,12 +13,12 @@ from redis_engines import CRASH_SEED, SleepyEngine, pixel_digest
 from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses, png
 from redis_server import RedisServer
 
-from bot.broker.beats import WorkerInfo
-from bot.broker.keys import WORKERS_GROUP
-from bot.broker.queue import UNAVAILABLE, RedisQueue
-from bot.messages import JobStarted, WorkCancelled, WorkFailed, WorkProgress, WorkResult
-from bot.queue import QueueUnavailable
-from bot.worker import EngineWorker
+from bot.queue.engine.thread import EngineThread
+from bot.queue.interface import QueueUnavailable
+from bot.queue.messages import JobStarted, WorkCancelled, WorkFailed, WorkProgress, WorkResult
+from bot.queue.redis.bot_side.redis_queue import UNAVAILABLE, RedisQueue
+from bot.queue.redis.wire.keys import WORKERS_GROUP
+from bot.queue.redis.wire.worker_info import WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -89,7 +89,7 @@ async def test_an_upscale_crosses_redis_with_its_init_image_and_the_engine_start
     await recorder.wait_finished([item.job_id])
 
     assert isinstance(recorder.finished()[item.job_id][0].outcome, WorkResult)
-    assert isinstance(worker.engine, EngineWorker) and isinstance(worker.engine.engine, SleepyEngine)
+    assert isinstance(worker.engine, EngineThread) and isinstance(worker.engine.engine, SleepyEngine)
     [received] = worker.engine.engine.inits
     assert received is not None, "the engine started from the content, not the image to upscale"
     assert received.size == (40, 24)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import pytest
 from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses, png
 
-from bot.broker.beats import WorkerInfo
-from bot.broker.dispatch import UNREADABLE
-from bot.broker.keys import WORKERS_GROUP
-from bot.broker.queue import RedisQueue
-from bot.messages import WorkFailed, WorkResult
-from bot.queue import PayloadTooLarge
+from bot.queue.interface import PayloadTooLarge
+from bot.queue.messages import WorkFailed, WorkResult
+from bot.queue.redis.bot_side.dispatcher import UNREADABLE
+from bot.queue.redis.bot_side.redis_queue import RedisQueue
+from bot.queue.redis.wire.keys import WORKERS_GROUP
+from bot.queue.redis.wire.worker_info import WorkerInfo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from redis_helpers import ROOT, Jobs
 
-from bot.broker import wire, wire_events
-from bot.broker.beats import WorkerInfo
-from bot.broker.connection import masked, redis_url
-from bot.broker.health import write_worker_heartbeat
 from bot.config import QueueConfig
-from bot.health import check
-from bot.messages import (
+from bot.ops.health import check
+from bot.queue.messages import (
     JobFinished,
     JobStarted,
     JobUpdated,
@@ -27,6 +23,10 @@ from bot.messages import (
     WorkResult,
     WorkRetry,
 )
+from bot.queue.redis.wire import envelopes, records
+from bot.queue.redis.wire.connection import masked, redis_url
+from bot.queue.redis.wire.worker_info import WorkerInfo
+from bot.queue.redis.worker_side.worker_status import write_worker_heartbeat
 from stylecore.options import StyleOptions
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 def test_a_job_round_trips_with_its_image_bytes(tmp_path: Path) -> None:
     jobs = Jobs(tmp_path / "store")
     item = jobs.item(guild_id=None, owner_id=5, size=64, iterations=7, seed=3)
-    fields = wire.job_fields(item, item.content.read_bytes(), [item.styles[0].read_bytes()])
-    inputs = wire.job_inputs(fields)
+    fields = records.job_fields(item, item.content.read_bytes(), [item.styles[0].read_bytes()])
+    inputs = records.job_inputs(fields)
     worker_side = tmp_path / "elsewhere"
     worker_side.mkdir()
     back = inputs.work_item(worker_side)
@@ -52,20 +52,20 @@ def test_an_upscale_round_trips_with_its_init_image_and_one_without_it_is_refuse
     init = jobs.folder / "init"
     init.write_bytes(b"\x89PNG the parent's result")
     item = jobs.item(init=init)
-    fields = wire.job_fields(item, item.content.read_bytes(), [item.styles[0].read_bytes()], init.read_bytes())
+    fields = records.job_fields(item, item.content.read_bytes(), [item.styles[0].read_bytes()], init.read_bytes())
     worker_side = tmp_path / "elsewhere"
     worker_side.mkdir()
-    back = wire.job_inputs(fields).work_item(worker_side)
+    back = records.job_inputs(fields).work_item(worker_side)
     assert back.init is not None and back.init.parent == worker_side
     assert back.init.read_bytes() == init.read_bytes()
     del fields[b"init"]  # expired or evicted: the job cannot be run as asked
-    with pytest.raises(wire.WireError, match="missing init image"):
-        wire.job_inputs(fields)
+    with pytest.raises(records.WireError, match="missing init image"):
+        records.job_inputs(fields)
 
 
 def test_options_with_tuples_survive_json() -> None:
     options = StyleOptions(style_weights=(1.0, 2.0), style_layer_weights=(1, 1, 1, 1, 1)).validated()
-    assert wire.options_from_json(json.loads(json.dumps(wire.options_to_json(options)))) == options
+    assert records.options_from_json(json.loads(json.dumps(records.options_to_json(options)))) == options
 
 
 @pytest.mark.parametrize(
@@ -77,32 +77,32 @@ def test_options_with_tuples_survive_json() -> None:
     ],
 )
 def test_outcomes_round_trip(outcome: WorkResult | WorkFailed | WorkCancelled) -> None:
-    assert wire.outcome_from_fields(wire.outcome_fields(outcome)) == outcome
+    assert records.outcome_from_fields(records.outcome_fields(outcome)) == outcome
 
 
 def test_events_round_trip_through_envelopes() -> None:
     progress = WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7, preview=b"\xff\xd8jpeg")
-    for kind, update in ((wire_events.PROGRESS, progress), (wire_events.RETRY, WorkRetry(512, 384))):
-        env = wire_events.parse_envelope(wire_events.envelope(kind, "abcd1234", "w1", 2, update).to_fields())
+    for kind, update in ((envelopes.PROGRESS, progress), (envelopes.RETRY, WorkRetry(512, 384))):
+        env = envelopes.parse_envelope(envelopes.envelope(kind, "abcd1234", "w1", 2, update).to_fields())
         assert env.attempt == 2 and env.worker == "w1"
-        assert wire_events.event_from_envelope(env) == JobUpdated("abcd1234", update)
-    started = wire_events.parse_envelope(
-        wire_events.envelope(wire_events.STARTED, "abcd1234", "host (cpu, w1)", 1).to_fields()
+        assert envelopes.event_from_envelope(env) == JobUpdated("abcd1234", update)
+    started = envelopes.parse_envelope(
+        envelopes.envelope(envelopes.STARTED, "abcd1234", "host (cpu, w1)", 1).to_fields()
     )
-    assert wire_events.event_from_envelope(started) == JobStarted("abcd1234", "host (cpu, w1)")
-    finished = wire_events.parse_envelope(wire_events.envelope(wire_events.FINISHED, "abcd1234", "w1", 1).to_fields())
-    assert wire_events.event_from_envelope(finished, WorkCancelled()) == JobFinished("abcd1234", WorkCancelled())
-    with pytest.raises(wire.WireError):
-        wire_events.parse_envelope({b"kind": b"started"})
+    assert envelopes.event_from_envelope(started) == JobStarted("abcd1234", "host (cpu, w1)")
+    finished = envelopes.parse_envelope(envelopes.envelope(envelopes.FINISHED, "abcd1234", "w1", 1).to_fields())
+    assert envelopes.event_from_envelope(finished, WorkCancelled()) == JobFinished("abcd1234", WorkCancelled())
+    with pytest.raises(records.WireError):
+        envelopes.parse_envelope({b"kind": b"started"})
 
 
 def test_a_progress_record_from_a_newer_worker_keeps_what_this_bot_knows() -> None:
-    fields = wire_events.envelope(
-        wire_events.PROGRESS, "abcd1234", "w1", 1, WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7)
+    fields = envelopes.envelope(
+        envelopes.PROGRESS, "abcd1234", "w1", 1, WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7)
     ).to_fields()
     meta = json.loads(fields[b"data"])
     fields[b"data"] = json.dumps({**meta, "tile": 2, "tiles": 6, "added_later": "x"}).encode()
-    update = wire_events.update_from_envelope(wire_events.parse_envelope(fields))
+    update = envelopes.update_from_envelope(envelopes.parse_envelope(fields))
     assert update == WorkProgress(3, 10, 0, 1, 64, 48, 0.3, 0.7, tile=2, tiles=6)
 
 
@@ -139,7 +139,8 @@ def test_the_worker_heartbeat_file_serves_both_healthchecks(tmp_path: Path) -> N
 
 def test_the_bot_side_does_not_import_torch() -> None:
     code = (
-        "import sys; import bot.broker, bot.broker.queue, bot.broker.wire, bot.broker.health; "
+        "import sys; import bot.queue.redis.bot_side.redis_queue, bot.queue.redis.wire.records, "
+        "bot.queue.redis.worker_side.worker_status; "
         "assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
     )
     done = subprocess.run(
@@ -152,3 +153,23 @@ def test_the_bot_side_does_not_import_torch() -> None:
         check=False,
     )
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_worker_process_loads_no_part_of_the_bot_side() -> None:
+    # What `stylebot worker` imports, run for real (import-linter checks the same statically).
+    code = (
+        "import sys, bot.__main__, bot.queue.redis.worker_side.process; "
+        "bot_side = ('bot.app', 'bot.core', 'bot.discord_ui', 'bot.housekeeping', 'bot.queue.in_process', "
+        "'bot.queue.redis.bot_side', 'discord'); "
+        "print(sorted(m for m in sys.modules if m.startswith(bot_side)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip() == "[]", done.stderr

@@ -1,6 +1,6 @@
 """A `stylebot worker` process for the tests: `python tests/redis/worker_proc.py URL PREFIX ...`.
 
-It goes through `bot.broker.worker_main.run_worker`, the function `stylebot worker` calls, with the
+It goes through `bot.queue.redis.worker_side.process.run_worker`, the function `stylebot worker` calls, with the
 real engine (one torch thread) or the sleepy stand-in.
 """
 
@@ -10,8 +10,8 @@ import argparse
 import logging
 import sys
 
-from bot.broker.worker_main import run_worker
 from bot.config import Config
+from bot.queue.redis.worker_side.process import run_worker
 
 
 def main() -> int:

@@ -1,0 +1,87 @@
+"""Turn the options a user typed into a job's parameters, under the server's settings, and the one check of
+a job's parameters, which also makes its engine options."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bot.core.errors import UserError
+from bot.core.params import EngineSettings, JobParams, new_seed
+from bot.core.server_settings import ServerSettings
+from bot.limits import ADAM_DEFAULTS, STYLE_STRENGTH
+from stylecore.errors import OptionsError
+from stylecore.options import ColorMode, OptimizerName, StyleOptions
+
+
+@dataclass(frozen=True)
+class UserOptions:
+    """What the user gave on /stylize; None means "use the server's default"."""
+
+    iterations: int | None = None
+    size: int | None = None
+    style_strength: float | None = None
+    optimizer: OptimizerName | None = None
+    learning_rate: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    epsilon: float | None = None
+    preserve_colors: ColorMode | None = None
+    style_weights: str | None = None
+    seed: int | None = None
+
+
+def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int) -> JobParams:
+    """The job's parameters (to be checked: `check_params`); UserError for style weights that do not fit."""
+    strength = settings.style_strength if options.style_strength is None else options.style_strength
+    return JobParams(
+        # A server's defaults may exceed a limit lowered later; the limit wins.
+        size=options.size or min(settings.size, settings.max_size),
+        iterations=options.iterations or min(settings.iterations, settings.max_iterations),
+        style_strength=STYLE_STRENGTH.clamp(strength),
+        optimizer=options.optimizer or settings.optimizer,
+        learning_rate=options.learning_rate if options.learning_rate is not None else settings.learning_rate,
+        preserve_colors=options.preserve_colors or settings.preserve_colors,
+        seed=new_seed() if options.seed is None else options.seed,
+        beta1=ADAM_DEFAULTS.beta1 if options.beta1 is None else options.beta1,
+        beta2=ADAM_DEFAULTS.beta2 if options.beta2 is None else options.beta2,
+        epsilon=ADAM_DEFAULTS.epsilon if options.epsilon is None else options.epsilon,
+        style_weights=parse_style_weights(options.style_weights, style_count),
+    )
+
+
+def check_params(params: JobParams, settings: ServerSettings, engine: EngineSettings) -> StyleOptions:
+    """The one check of a job's parameters: the server's limits, then the engine's own rules; the job's
+    engine options, made once here, or UserError naming the option that breaks a limit.
+
+    Also for re-runs, whose parameters were fixed under older settings.
+    """
+    # An upscale has a limit of its own; everything else, the server's max_size.
+    max_size = settings.max_upscale_size if params.upscale_from else settings.max_size
+    if params.size > max_size:
+        raise UserError(f"size {params.size} is above this server's limit of {max_size} pixels.")
+    if params.iterations > settings.max_iterations:
+        raise UserError(f"iterations {params.iterations} is above this server's limit of {settings.max_iterations}.")
+    try:
+        return engine.options(params)
+    except OptionsError as exc:
+        raise UserError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+
+
+def parse_style_weights(text: str | None, style_count: int) -> tuple[float, ...] | None:
+    """ "2,1" -> (2.0, 1.0): one blend weight per style image, in the order given."""
+    if text is None or not text.strip():
+        return None
+    parts = [part.strip() for part in text.replace(";", ",").split(",")]
+    try:
+        weights = tuple(float(part) for part in parts)
+    except ValueError:
+        raise UserError(f"style_weights must be numbers separated by commas, like “2,1”, not “{text}”.") from None
+    if len(weights) != style_count:
+        raise UserError(
+            f"style_weights has {len(weights)} weight(s) but the job has {style_count} style image(s); "
+            "give one weight per style, in order (style, style2, style3, preset)."
+        )
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise UserError("style_weights must be zero or positive, and at least one must be above zero.")
+    return weights
