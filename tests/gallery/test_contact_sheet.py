@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from itertools import combinations
 
 import pytest
@@ -203,3 +205,10 @@ def test_the_key_changes_exactly_when_the_styles_do(monkeypatch: pytest.MonkeyPa
     assert render_sheet(base, max_bytes=MIB).key == key(base)
     monkeypatch.setattr(contact_sheet, "RENDERER_VERSION", contact_sheet.RENDERER_VERSION + 1)
     assert key(base) not in keys
+
+
+def test_the_renderer_imports_neither_discord_nor_torch() -> None:
+    code = "import sys, bot.styles.contact_sheet; print('discord' in sys.modules, 'torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False"]
