@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, NoReturn
 from tqdm import tqdm
 
 from .engine import Engine
-from .errors import ImageError, OptionsError, StyleCoreError, WeightsUnavailableError
+from .errors import ImageError, OptionsError, StyleCoreError, UnsupportedImageError, WeightsUnavailableError
+from .gallery import BUILTIN_STYLES, BuiltinStyle, builtin_names, find_builtin
 from .images import load_image, read_png_text, save_image
 from .options import COLOR_MODES, MAX_SIZE, MIN_TILE, OPTIMIZERS, POOLINGS, PRECISIONS, StyleOptions, TileSetting
 from .timelapse import encode_timelapse
@@ -40,6 +41,18 @@ BAR_STEPS = 1000
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse's own message, but one line and our exit code
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+class _ListStyles(argparse.Action):
+    """--list-styles: print the built-in styles and exit, before the required arguments are checked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        width = max(len(style.name) for style in BUILTIN_STYLES)
+        sys.stdout.write("".join(f"{style.name:<{width}}  {style.title}\n" for style in BUILTIN_STYLES))
+        parser.exit(0)
 
 
 def positive_int(text: str) -> int:
@@ -76,7 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("content", help="the photo to paint")
-    p.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s), blended equally unless --style-weights")
+    p.add_argument(
+        "styles",
+        nargs="+",
+        metavar="STYLE",
+        help="style image(s) or built-in style name(s) (--list-styles), blended equally unless --style-weights",
+    )
+    p.add_argument("--list-styles", action=_ListStyles, help="list the built-in styles and exit")
     p.add_argument("-o", "--output", required=True, help="output file (.png, .jpg or .webp)")
     g = p.add_argument_group("size and schedule")
     g.add_argument(
@@ -125,7 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--epsilon", type=float, default=defaults.epsilon, help="Adam/Adagrad epsilon")
     g = p.add_argument_group("look")
     g.add_argument("--content-weight", type=float, default=defaults.content_weight)
-    g.add_argument("--style-weight", type=float, default=defaults.style_weight, help="style strength")
+    g.add_argument(
+        "--style-weight",
+        type=float,
+        default=argparse.SUPPRESS,  # absent unless given, so a built-in's own setting can apply
+        help=f"style strength (default: {defaults.style_weight}, or a lone built-in style's own)",
+    )
     g.add_argument(
         "--style-weights", type=float, nargs="+", metavar="W", help="blend weight per style image (one per STYLE)"
     )
@@ -133,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--style-scale",
         type=float,
-        default=defaults.style_scale,
-        help="style image size relative to the output: smaller gives finer strokes",
+        default=argparse.SUPPRESS,  # absent unless given, so a built-in's own setting can apply
+        help="style image size relative to the output: smaller gives finer strokes "
+        f"(default: {defaults.style_scale}, or a lone built-in style's own)",
     )
     g.add_argument(
         "--preserve-colors",
@@ -210,9 +235,10 @@ def _run(args: argparse.Namespace) -> int:
         raise OptionsError(f"--timelapse file must end in .webp or .gif: {args.timelapse}")
     if args.style_weights and len(args.style_weights) != len(args.styles):
         raise OptionsError(f"--style-weights needs {len(args.styles)} value(s), one per style image")
-    init_image, options = _options(args)
+    sources = [_style_source(text) for text in args.styles]
+    init_image, options = _options(args, sources)
     content = load_image(args.content)
-    styles = [load_image(path) for path in args.styles]
+    styles = [source.load() if isinstance(source, BuiltinStyle) else load_image(source) for source in sources]
     output.parent.mkdir(parents=True, exist_ok=True)
     engine = Engine(
         weights=args.weights, device=args.device, precision=args.precision, memory_budget=args.memory_budget
@@ -258,8 +284,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(args: argparse.Namespace) -> tuple[Image.Image | None, StyleOptions]:
-    """The job's options and init image from the command line (and, upscaling, from the result's PNG)."""
+def _style_source(text: str) -> Path | BuiltinStyle:
+    """A STYLE argument: an existing file (which wins over a built-in of that name), else a built-in."""
+    path, builtin = Path(text), find_builtin(text)
+    if builtin is not None and not path.is_file():
+        return builtin
+    if builtin is None and not path.exists():
+        raise UnsupportedImageError(
+            f"{text}: no such file or built-in style (built-ins: {', '.join(builtin_names())})."
+        )
+    return path  # load_image names what is wrong with it (a directory, unreadable, not an image)
+
+
+def _options(
+    args: argparse.Namespace, sources: Sequence[Path | BuiltinStyle]
+) -> tuple[Image.Image | None, StyleOptions]:
+    """The job's options and init image from the command line (and, upscaling, from the result's PNG).
+
+    A lone built-in style brings its own settings, where it has them, for the options not given here.
+    """
     init_image = None
     init = args.init
     if init not in ("content", "noise"):
@@ -274,10 +317,8 @@ def _options(args: argparse.Namespace) -> tuple[Image.Image | None, StyleOptions
         beta2=args.beta2,
         epsilon=args.epsilon,
         content_weight=args.content_weight,
-        style_weight=args.style_weight,
         style_weights=tuple(args.style_weights) if args.style_weights else None,
         tv_weight=args.tv_weight,
-        style_scale=args.style_scale,
         content_layer=args.content_layer,
         style_layers=tuple(args.style_layers),
         preserve_colors=args.preserve_colors,
@@ -285,6 +326,12 @@ def _options(args: argparse.Namespace) -> tuple[Image.Image | None, StyleOptions
         seed=args.seed,
         pooling=args.pooling,
         multiscale=args.multiscale,
+    )
+    if len(sources) == 1 and isinstance(sources[0], BuiltinStyle):
+        options = sources[0].apply_defaults(options)
+    # What the command line gives wins over the painting's own settings.
+    options = options.with_values(
+        **{name: getattr(args, name) for name in ("style_scale", "style_weight") if name in args}
     )
     if args.upscale is not None:
         if init_image is not None:
