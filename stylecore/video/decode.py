@@ -35,7 +35,8 @@ def load_clip(
     decoded; a `Still` comes back at its own size.
     """
     limits = limits or VideoLimits()
-    data, label = _read(source, name)
+    in_memory = isinstance(source, (bytes, bytearray, memoryview))
+    data, label = _read(source, name or ("The clip" if in_memory else None))
     if not data:
         raise EmptyImageError(f"{label} is empty (0 bytes).")
     format = detect_format(data)

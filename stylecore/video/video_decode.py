@@ -7,7 +7,6 @@ sound. Each frame keeps its own presentation time, so variable frame rate surviv
 from __future__ import annotations
 
 import io
-import math
 from fractions import Fraction
 from typing import Literal
 
@@ -137,7 +136,7 @@ def _estimated_frames(stream: VideoStream, container_duration: int | None) -> in
         seconds = Fraction(container_duration, av.time_base)
     else:
         return None
-    return math.ceil(seconds * rate)
+    return round(seconds * rate)  # the duration ends with the last frame: a whole number of frames
 
 
 def _rate(stream: VideoStream) -> Fraction | None:
