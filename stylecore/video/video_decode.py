@@ -109,6 +109,9 @@ def decode_video(
 
 def _video_stream(container: av.container.InputContainer, label: str) -> VideoStream:
     """The first real video track (cover art in an audio file is a picture, not a video)."""
+    if not len(container.streams):
+        # FFmpeg opens a file whose index is noise without complaint, and finds nothing in it.
+        raise CorruptVideoError(f"{label} could not be read: no tracks were found, so the file is damaged.")
     for stream in container.streams.video:
         if not stream.disposition & Disposition.attached_pic:
             break

@@ -270,6 +270,15 @@ def garbled(data: bytes, start: float = 0.3, seed: int = 0) -> bytes:
     return data[:cut] + noise
 
 
+def garbled_box(data: bytes, box: bytes, seed: int = 0) -> bytes:
+    """An MP4/MOV with the contents of its top-level `box` (b"moov": the index) replaced by noise,
+    its size and everything else intact."""
+    start = data.index(box) - 4
+    size = int.from_bytes(data[start : start + 4], "big")
+    noise = np.random.default_rng(seed).integers(0, 256, size - 8, dtype=np.uint8).tobytes()
+    return data[: start + 8] + noise + data[start + size :]
+
+
 # -- animated images, written with Pillow -----------------------------------------------------------------
 
 

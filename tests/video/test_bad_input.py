@@ -73,6 +73,16 @@ def test_damaged_mp4_is_corrupt(pan: clips.Pan) -> None:
     assert "damaged" in _refused(damaged, CorruptVideoError)
 
 
+def test_mp4_whose_index_is_noise_is_corrupt(ntsc_mp4: bytes) -> None:
+    assert "damaged" in _refused(clips.garbled_box(ntsc_mp4, b"moov"), CorruptVideoError)
+
+
+def test_webm_whose_header_is_noise_is_corrupt(pan: clips.Pan) -> None:
+    # The EBML header and the Segment's size are intact; what follows is noise: FFmpeg cannot open it.
+    data = clips.garbled(clips.webm(pan.frames), start=0.02)
+    assert "truncated or damaged" in _refused(data, CorruptVideoError, "clip.webm")
+
+
 def test_truncated_gif_is_corrupt(pan: clips.Pan) -> None:
     data = clips.gif(pan.frames, [50] * 8)
     assert "truncated" in _refused(clips.truncated(data, 0.7), CorruptVideoError, "a.gif")

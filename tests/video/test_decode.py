@@ -88,6 +88,12 @@ def test_gif_is_composited_as_a_viewer_shows_it_with_transparency_over_white(pan
         assert _difference(frame, Image.fromarray(outside)) < 6  # the rest: the picture (255 colours)
 
 
+def test_gif_without_transparency_keeps_each_frames_picture(pan: clips.Pan) -> None:
+    # Pillow hands out later GIF frames as RGB on the file object itself: each must be a copy.
+    clip = _clip(load_clip(clips.gif(pan.frames, [50] * 8)))
+    _assert_same_pictures(clip, pan.frames, tolerance=6)
+
+
 def test_gif_delays_browsers_ignore_become_a_tenth_of_a_second(pan: clips.Pan) -> None:
     clip = _clip(load_clip(clips.gif(pan.frames[:4], [0, 10, 20, 40])))
     assert clip.durations == (Fraction(1, 10), Fraction(1, 10), Fraction(1, 50), Fraction(1, 25))
