@@ -52,6 +52,8 @@ def missing_bytes(data: bytes, format: ClipFormat) -> int | None:
 def _missing_from_boxes(data: bytes) -> int | None:
     position = 0
     while position + 8 <= len(data):
+        if not all(0x20 <= byte <= 0x7E for byte in data[position + 4 : position + 8]):
+            return None  # not a box (trailing junk, say): leave the verdict to the demuxer
         size = int.from_bytes(data[position : position + 4], "big")
         if size == 1:  # a 64-bit size follows the type
             if position + 16 > len(data):

@@ -44,9 +44,10 @@ MIN_SIDE = 16
 
 @dataclass(frozen=True)
 class EncodedClip:
-    """An encoded clip. `quality` is the ladder rung used (CRF for MP4, quality for WebP, colours
-    for GIF). `fit` says what was done to fit the byte limit, as a sentence for the user ("re-encoded
-    at 320 px to fit 8 MiB"); None when the first encoding fit."""
+    """An encoded clip. `frames` is the clip's frame count (GIF and WebP merge identical neighbours
+    into one longer frame). `quality` is the ladder rung used (CRF for MP4, quality for WebP,
+    colours for GIF). `fit` says what was done to fit the byte limit, as a sentence for the user
+    ("re-encoded at 320 px to fit 8 MiB"); None when the first encoding fit."""
 
     data: bytes
     format: OutputFormat

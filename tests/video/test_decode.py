@@ -173,3 +173,9 @@ def test_resized_keeps_timing_and_loop(pan: clips.Pan) -> None:
 )
 def test_format_is_detected_from_the_first_bytes(head: bytes, kind: str | None) -> None:
     assert detect_format(head + bytes(32)) == kind
+
+
+def test_bytes_after_the_last_box_do_not_make_an_mp4_truncated(pan: clips.Pan, ntsc_mp4: bytes) -> None:
+    # Some writers pad or leave junk at the end; only a real box that runs past the end is truncation.
+    clip = _clip(load_clip(ntsc_mp4 + bytes(range(200, 256))))
+    _assert_same_pictures(clip, pan.frames, tolerance=12)
