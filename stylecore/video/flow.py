@@ -23,7 +23,9 @@ _PRESETS: dict[FlowPreset, int] = {
     "fast": cv2.DISOpticalFlow_PRESET_FAST,
     "medium": cv2.DISOpticalFlow_PRESET_MEDIUM,
 }
-#: Chosen by measurement (tests/video and the report): see `dense_flow`.
+#: Measured on tests/video's zoom clip at 256 px (mean endpoint error, time a flow on 2 cores):
+#: medium 0.085 px in 8.6 ms, fast 0.215 px in 0.8 ms, ultrafast 0.332 px in 0.4 ms; at 64 px all
+#: are within 0.15 px. Medium takes 27 ms at 512 px, nothing next to a stylised frame's seconds.
 DEFAULT_PRESET: FlowPreset = "medium"
 
 Frame = Image.Image | np.ndarray
@@ -32,7 +34,7 @@ Frame = Image.Image | np.ndarray
 def dense_flow(source: Frame, target: Frame, *, preset: FlowPreset = DEFAULT_PRESET) -> np.ndarray:
     """The optical flow from `source` to `target`, (H, W, 2) float32: pixel (x, y) of `source` is
     at (x + dx, y + dy) in `target`. DIS (Kroeger et al. 2016) on the luminance; `preset` trades
-    accuracy for time (DEFAULT_PRESET: the most accurate one, still milliseconds at 256 px)."""
+    accuracy for time (DEFAULT_PRESET: the most accurate, still milliseconds at 256 px)."""
     if preset not in _PRESETS:
         raise OptionsError(f"flow preset must be one of {', '.join(_PRESETS)}, not {preset!r}")
     first, second = _grey(source), _grey(target)
