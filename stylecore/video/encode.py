@@ -24,14 +24,17 @@ from av.video.stream import VideoStream
 from PIL import Image
 
 from ..errors import OptionsError
+from .animation_decode import MIN_HONOURED_MS
 from .clip import Clip
 
 OutputFormat = Literal["mp4", "gif", "webp"]
 
 #: MP4 timestamps count in this unit (MPEG's 90 kHz clock).
 MP4_TIME_BASE = Fraction(1, 90_000)
-#: Browsers play a GIF frame shorter than 2/100 s at 1/10 s, so no frame is written shorter.
-GIF_MIN_CENTISECONDS = 2
+#: Browsers play a frame of MIN_HONOURED_MS or less at a tenth of a second, so no GIF or WebP
+#: frame is written that short: at least 2/100 s in a GIF, 11 ms in a WebP.
+GIF_MIN_CENTISECONDS = MIN_HONOURED_MS // 10 + 1
+WEBP_MIN_MILLISECONDS = MIN_HONOURED_MS + 1
 #: The quality ladders `encode_clip` steps down before it scales the clip down: x264's constant rate
 #: factor (lower is better; 23 is its default), WebP's quality, GIF's palette size.
 MP4_CRF = (20, 26, 32, 38, 44)
@@ -170,7 +173,7 @@ def _gif(clip: Clip, colours: int) -> bytes:
 
 
 def _webp(clip: Clip, quality: int) -> bytes:
-    milliseconds = _ticks(clip, Fraction(1, 1000))
+    milliseconds = _ticks(clip, Fraction(1, 1000), minimum=WEBP_MIN_MILLISECONDS)
     buffer = io.BytesIO()
     clip.frames[0].save(
         buffer,

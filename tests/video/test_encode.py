@@ -92,11 +92,14 @@ def test_gif_and_webp_keep_timing_at_their_resolution(vfr_clip: Clip) -> None:
         assert abs(back.duration - vfr_clip.duration) <= unit / 2
 
 
-def test_gif_frames_are_never_shorter_than_browsers_play(pan: clips.Pan) -> None:
-    clip = Clip(tuple(pan.frames[:4]), (Fraction(1, 60),) * 4, "mp4")
-    back = _clip(load_clip(encode_clip(clip, "gif").data))
-    # 1/60 s becomes 2 or 3 hundredths (not 1, which browsers would play as 1/10 s).
-    assert all(Fraction(2, 100) <= duration <= Fraction(3, 100) for duration in back.durations)
+def test_frames_are_never_shorter_than_browsers_play(pan: clips.Pan) -> None:
+    clip = Clip(tuple(pan.frames[:4]), (Fraction(1, 60), Fraction(1, 60), Fraction(1, 200), Fraction(1, 200)), "mp4")
+    gif = _clip(load_clip(encode_clip(clip, "gif").data))
+    # 1/60 s becomes 2 hundredths (not 1, which browsers would play as 1/10 s), and so does 5 ms.
+    assert gif.durations == (Fraction(2, 100),) * 4
+    webp = _clip(load_clip(encode_clip(clip, "webp").data))
+    assert webp.durations[:2] == (Fraction(17, 1000), Fraction(16, 1000))  # 16.7 ms, rounding kept even
+    assert webp.durations[2:] == (Fraction(11, 1000),) * 2
 
 
 @pytest.mark.parametrize("plays", [0, 1, 3, None])
