@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import errno
-import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -31,6 +29,7 @@ from bot.queue.messages import (
     WorkRetry,
 )
 from stylecore.options import StyleOptions
+from tests.full_disk import Disk, FullDiskStore
 
 PARAMS = JobParams(
     size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None, preserve_colors="none", seed=7
@@ -299,23 +298,9 @@ async def test_resume_queues_the_last_runs_jobs_an_interrupted_one_first_and_fai
     assert restarted.snapshot(running.id).restarted and restarted.position(running.id) == 1
 
 
-class FullDiskStore(Store):
-    """Fails the first `failures` saves of a job's end, as a full disk does (the state before it stays saved)."""
-
-    def __init__(self, *args, failures: int, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.failures = failures
-
-    async def save_job(self, job: Job) -> None:
-        if not job.state.active and self.failures > 0:
-            self.failures -= 1
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        await super().save_job(job)
-
-
 @pytest.fixture
 async def full_disk(tmp_path: Path):
-    store = FullDiskStore(tmp_path, "test.sqlite3", failures=3)
+    store = FullDiskStore(tmp_path, "test.sqlite3", disk=Disk(failures=3))
     await store.open()
     queue, listener, clock = Queue(), Listener(), Clock()
     ledger = Ledger(ENGINE, store, queue, Metrics(), clock=clock)
@@ -330,14 +315,16 @@ async def full_disk(tmp_path: Path):
 async def test_a_result_whose_save_fails_is_not_taken_and_its_job_ends_done_once_when_the_disk_has_room(full_disk):
     ledger, store, listener, clock, job = full_disk
 
-    for attempt in range(3):
+    for _ in range(3):
         clock.now += 60
         with pytest.raises(OSError, match="No space left on device"):
             await ledger.on_event(JobFinished(job.id, result()))
         # Not taken: still running here and in the database, its owner's slot held, its card saying why.
         snapshot = ledger.snapshot(job.id)
         assert snapshot.job.state is JobState.RUNNING and snapshot.job.result is None
-        assert snapshot.note == "Finished, but the result could not be saved yet (No space left on device); trying again."
+        assert (
+            snapshot.note == "Finished, but the result could not be saved yet (No space left on device); trying again."
+        )
         assert [j.id for j in ledger.user_jobs(1)] == [job.id] and listener.ended == []
         assert (await store.job(job.id)).state is JobState.RUNNING
 
@@ -355,7 +342,7 @@ async def test_a_result_whose_save_fails_is_not_taken_and_its_job_ends_done_once
 
 async def test_a_save_failing_past_the_bound_ends_the_job_failed_and_frees_its_owners_slot(full_disk, caplog):
     ledger, store, listener, clock, job = full_disk
-    store.failures = 10**6
+    store.disk.failures = 10**6
 
     with pytest.raises(OSError):
         await ledger.on_event(JobFinished(job.id, result()))
