@@ -141,8 +141,10 @@ class StyleBot(commands.Bot):
         ):
             await self.add_cog(cog)
         await self._sync_commands()
-        await self.queue.start(self.ledger)
+        # What the last run left first: the queue's first events may be about those jobs (a result a
+        # worker finished while the bot was away), and the ledger ignores events of jobs it does not hold.
         await self.housekeeping.resume()
+        await self.queue.start(self.ledger)
         self._housekeeping.start()
         self._heartbeat.start()
 

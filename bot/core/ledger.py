@@ -44,6 +44,16 @@ log = logging.getLogger("stylebot.ledger")
 #: How long a cancel waits for a running job to stop before answering anyway.
 CANCEL_WAIT_S = 60.0
 MOVED_NOTE = "Moved to another worker (the first one stopped responding); started again."
+#: How long the ledger keeps failing to save what a queue's event means (a finished job's result on a
+#: full disk, say) before it gives up: the job then ends Failed, which frees its owner's slot. Until
+#: then the event is offered again (`bot.queue.delivery`) and the card says why it waits. Well under a
+#: day, so a Redis worker's stored result (kept a day) is still there when the disk has room again.
+SAVE_BOUND_S = 30 * 60
+SAVE_DELAYED_NOTE = "Finished, but the result could not be saved yet ({problem}); trying again."
+SAVE_GAVE_UP = (
+    "The result was made, but the bot could not save it for {minutes} minutes ({problem}), so the job was "
+    "stopped. Please try again later."
+)
 
 
 class LedgerListener(Protocol):
@@ -69,6 +79,10 @@ class LiveJob:
     preview: bytes | None = None
     note: str | None = None
     """Something the owner should know: a retry at a smaller size, a move to another worker."""
+    unsaved_since: float | None = None
+    """When saving what the queue reported first failed (cleared when a save succeeds): the bound starts there."""
+    unsaved_note: str | None = None
+    """Why the card waits while that save keeps failing; shown instead of `note` meanwhile."""
     restarted: bool = False
     options: StyleOptions | None = None
     """The engine's options, from intake's check; made by `enqueue` for a job resumed after a restart."""
@@ -86,7 +100,7 @@ class LiveJob:
             eta=eta,
             progress=self.progress,
             preview=self.preview,
-            note=self.note,
+            note=self.unsaved_note or self.note,
             result=result,
             restarted=self.restarted,
         )
@@ -240,7 +254,9 @@ class Ledger:
             try:
                 live.options = self.engine.options(job.params)
             except OptionsError as exc:  # checked at intake, but a newer engine may have other rules
-                await self._finish(live, JobState.FAILED, error=f"The job's options are not valid: {exc}.")
+                await self._finish(
+                    live, JobState.FAILED, error=f"The job's options are not valid: {exc}.", must_save=False
+                )
                 return
         files = self.store.files
         item = WorkItem(
@@ -257,7 +273,7 @@ class Ledger:
         try:
             await self.queue.put(item)
         except QueueRefused as exc:
-            await self._finish(live, JobState.FAILED, error=str(exc))
+            await self._finish(live, JobState.FAILED, error=str(exc), must_save=False)
             return
         self._waiting_changed()
 
@@ -270,7 +286,7 @@ class Ledger:
         was_waiting = job_id in self.queue.waiting()
         found = await self.queue.cancel(job_id)
         if was_waiting or not found:
-            await self._finish(live, JobState.CANCELLED)
+            await self._finish(live, JobState.CANCELLED, must_save=False)
             return JobState.CANCELLED
         try:
             return await asyncio.wait_for(asyncio.shield(live.finished), CANCEL_WAIT_S)
@@ -308,70 +324,118 @@ class Ledger:
     # -- what the queue tells ----------------------------------------------------------------------
 
     async def on_event(self, event: JobEvent) -> None:
+        """Take one of the queue's events. Raises when what it means could not be saved (the queue then keeps
+        the event and offers it again), until `SAVE_BOUND_S` has passed: then the job ends Failed here."""
         live = self._live.get(event.job_id)
         if live is None or not live.job.state.active:
             return  # already ended here (e.g. cancelled while the worker reported)
-        match event:
-            case JobStarted():
-                await self._started(live)
-            case JobUpdated(update=WorkRetry() as retry):
-                live.restarting(retry.message)
-                self._changed(live.job.id)
-            case JobUpdated(update=WorkProgress() as progress):
-                iterations, seconds = live.progressed(progress)
-                if iterations:
-                    self.metrics.iterations(iterations, seconds)
-                self._changed(live.job.id)
-            case JobFinished(outcome=outcome):
-                await self._finished(live, outcome)
+        try:
+            match event:
+                case JobStarted():
+                    await self._started(live)
+                case JobUpdated(update=WorkRetry() as retry):
+                    live.restarting(retry.message)
+                    self._changed(live.job.id)
+                case JobUpdated(update=WorkProgress() as progress):
+                    iterations, seconds = live.progressed(progress)
+                    if iterations:
+                        self.metrics.iterations(iterations, seconds)
+                    self._changed(live.job.id)
+                case JobFinished(outcome=outcome):
+                    await self._finished(live, outcome)
+        except Exception as exc:
+            if not await self._given_up(live, exc):
+                raise
+        else:
+            live.unsaved_since = live.unsaved_note = None
+
+    async def _given_up(self, live: LiveJob, exc: Exception) -> bool:
+        """After a failed save: True if the bound has passed and the job ended Failed; else its card says why it
+        waits, and False."""
+        now = self.clock()
+        if live.unsaved_since is None:
+            live.unsaved_since = now
+        problem = _problem(exc)
+        if now - live.unsaved_since < SAVE_BOUND_S:
+            live.unsaved_note = SAVE_DELAYED_NOTE.format(problem=problem)
+            self._changed(live.job.id)
+            return False
+        log.error(
+            "job %s: saving its end failed for %.0f s (%s); giving up", live.job.id, now - live.unsaved_since, problem
+        )
+        live.unsaved_note = None
+        error = SAVE_GAVE_UP.format(minutes=round(SAVE_BOUND_S / 60), problem=problem)
+        await self._finish(live, JobState.FAILED, error=error, must_save=False)
+        return True
 
     async def _started(self, live: LiveJob) -> None:
         job = live.job
         if job.state is JobState.RUNNING:  # handed to another worker: the first one stopped responding
             live.moved()
         else:
-            job.state, job.started_at = JobState.RUNNING, self.clock()
-            self.metrics.job_started(wait_s=job.started_at - job.created_at)
-            await self.store.save_job(job)
+            started_at = self.clock()
+            # Saved before it is so here: if the save fails, the event is offered again and finds it queued.
+            await self.store.save_job(replace(job, state=JobState.RUNNING, started_at=started_at))
+            job.state, job.started_at = JobState.RUNNING, started_at
+            self.metrics.job_started(wait_s=started_at - job.created_at)
         self._changed(job.id)
         self._waiting_changed()
 
     async def _finished(self, live: LiveJob, outcome: Outcome) -> None:
         job = live.job
         if isinstance(outcome, WorkResult):
-            files = self.store.files
-            job.result = ResultInfo.of(job, outcome)
+            files, info = self.store.files, ResultInfo.of(job, outcome)
+            done = replace(job, result=info)  # where its files go; the job itself changes only once saved
             # On disk first: if the bot stops before the card is shown, the next start delivers it.
-            await files.write_output(files.result_path(job), outcome.image)
+            await files.write_output(files.result_path(done), outcome.image)
             if outcome.timelapse:
-                await files.write_output(files.timelapse_path(job), outcome.timelapse[0])
+                await files.write_output(files.timelapse_path(done), outcome.timelapse[0])
+            await self._finish(live, JobState.DONE, result=outcome.image, info=info)
             self.durations.learn(iterations=outcome.iterations, size=outcome.options.size, elapsed=outcome.elapsed)
-            await self._finish(live, JobState.DONE, result=outcome.image)
         elif isinstance(outcome, WorkCancelled):
             await self._finish(live, JobState.CANCELLED)
         else:
             await self._finish(live, JobState.FAILED, error=outcome.message)
 
     async def _finish(
-        self, live: LiveJob, state: JobState, *, error: str | None = None, result: bytes | None = None
+        self,
+        live: LiveJob,
+        state: JobState,
+        *,
+        error: str | None = None,
+        result: bytes | None = None,
+        info: ResultInfo | None = None,
+        must_save: bool = True,
     ) -> None:
+        """End the job: saved first, then so here, then told. A failed save raises when `must_save` (an event's
+        end: offered again); otherwise (a cancel, a refusal, giving up) the job ends here all the same."""
         job = live.job
-        previous, finished_at = job.state, self.clock()
-        job.state, job.finished_at, job.error = state, finished_at, error
+        finished_at = self.clock()
+        final = replace(job, state=state, finished_at=finished_at, error=error, result=info or job.result)
+        try:
+            await self.store.save_job(final)
+        except Exception:
+            if must_save:
+                raise
+            log.exception("job %s: could not save that it %s; it ends here all the same", job.id, state.value)
+        if self._live.get(job.id) is not live:
+            return  # ended meanwhile (a cancel while this end was being saved)
+        live.unsaved_since = live.unsaved_note = None
+        previous = job.state
+        job.state, job.finished_at, job.error, job.result = state, finished_at, error, final.result
         # Before any await: a snapshot taken meanwhile would show a final card without its result.
         del self._live[job.id]
         if previous is JobState.RUNNING:
             self.metrics.job_finished(state.value, finished_at - (job.started_at or finished_at))
         elif previous is JobState.QUEUED:  # cancelled, or refused, before it started
             self.metrics.job_dropped(state.value)
-        await self.store.save_job(job)
         if not live.finished.done():
             live.finished.set_result(state)
         log.info("job %s %s%s", job.id, state.value, f": {error}" if error else "")
-        final = live.snapshot(result=result)
+        final_snapshot = live.snapshot(result=result)
         if live.announced:
             for listener in self.listeners:
-                listener.job_ended(final)
+                listener.job_ended(final_snapshot)
         self._waiting_changed()  # their positions and ETAs moved
 
     def _changed(self, job_id: str) -> None:
@@ -393,6 +457,15 @@ def _payload(new: NewJob) -> Payload:
     if new.init is not None:
         payload.append(PayloadImage("to upscale", _size(new.init), upscale_start=True))
     return payload
+
+
+def _problem(exc: Exception) -> str:
+    """A failed save's cause in a few words for a card: the OS's wording for a disk error ("No space left on
+    device"), else the error's first line."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
 
 
 def _size(data: bytes | Path) -> int:

@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import socket
 
+from bot.queue.delivery import EventOutbox
 from bot.queue.engine.bridge import EngineRun
 from bot.queue.engine.thread import EngineThread
 from bot.queue.fairness import FairLine
-from bot.queue.interface import ENGINE_WAIT, IDLE_WAIT, JobEvents, Payload, WaitHook, plain_wait, report_event
+from bot.queue.interface import ENGINE_WAIT, IDLE_WAIT, JobEvents, Payload, WaitHook, plain_wait
 from bot.queue.messages import JobFinished, JobStarted, JobUpdated, Outcome, WorkItem
 
 
@@ -24,6 +25,7 @@ class InProcessQueue:
         self._wakeup = asyncio.Event()
         self._running: EngineRun | None = None
         self._task: asyncio.Task[None] | None = None
+        self._outbox: EventOutbox | None = None
 
     @property
     def worker_last_beat(self) -> float:
@@ -46,7 +48,8 @@ class InProcessQueue:
 
     async def start(self, events: JobEvents) -> None:
         self.engine.start()
-        self._task = asyncio.create_task(self._serve(events), name="stylebot-queue")
+        self._outbox = EventOutbox(events)
+        self._task = asyncio.create_task(self._serve(self._outbox), name="stylebot-queue")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -54,6 +57,10 @@ class InProcessQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._outbox is not None:
+            # A finished job whose result the bot could not save yet is forgotten here; still running in
+            # the database, it runs again at the next start.
+            await self._outbox.close()
         # Joins the engine thread: the interpreter must not exit while it is inside PyTorch.
         await asyncio.to_thread(self.engine.stop)
 
@@ -67,7 +74,7 @@ class InProcessQueue:
             return True
         return self._line.remove(job_id) is not None
 
-    async def _serve(self, events: JobEvents) -> None:
+    async def _serve(self, outbox: EventOutbox) -> None:
         while True:
             item = self._line.pop()
             while item is None:
@@ -76,19 +83,20 @@ class InProcessQueue:
                 item = self._line.pop()
             run = self._running = EngineRun(self.engine, item)
             try:
-                await report_event(events, JobStarted(item.job_id, self.name))
+                await outbox.deliver(JobStarted(item.job_id, self.name))
                 run.start()
-                outcome = await self._follow(run, events)
+                outcome = await self._follow(run, outbox)
             except asyncio.CancelledError:
                 run.cancel()  # shutting down: stop the engine; the job is resumed at the next start-up
                 raise
             finally:
                 self._running = None
-            await report_event(events, JobFinished(item.job_id, outcome))
+            # An outcome the bot cannot take yet waits in the outbox, offered again there; the next job starts.
+            await outbox.deliver(JobFinished(item.job_id, outcome))
 
-    async def _follow(self, run: EngineRun, events: JobEvents) -> Outcome:
+    async def _follow(self, run: EngineRun, outbox: EventOutbox) -> Outcome:
         """Relay the engine's reports to the bot until the job is done."""
         while (update := await self.wait_hook(run.next_update(), reason=ENGINE_WAIT)) is not None:
-            await report_event(events, JobUpdated(run.job_id, update))
+            await outbox.deliver(JobUpdated(run.job_id, update))
         assert run.outcome is not None
         return run.outcome

@@ -1,20 +1,18 @@
 """The job queue's interface: the seam between the bot and whatever runs jobs.
 
 The bot only uses `JobQueue`: put a job, cancel one, ask for the waiting order, and hear what
-happens to jobs as `JobEvent`s through `JobEvents` (`report_event`). Behind it, `in_process.InProcessQueue`
+happens to jobs as `JobEvent`s through `JobEvents` (handed over by `delivery.EventOutbox`). Behind it,
+`in_process.InProcessQueue`
 runs jobs on this machine's engine thread, and `redis.bot_side.redis_queue.RedisQueue` on `stylebot worker`
 processes elsewhere. Also here: the reasons its long waits give the wait hook, and why it may refuse a job.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from bot.queue.messages import JobEvent, WorkItem
-
-log = logging.getLogger("stylebot.queue")
 
 T = TypeVar("T")
 
@@ -94,15 +92,3 @@ class JobQueue(Protocol):
 async def plain_wait(awaitable: Awaitable[T], *, reason: str) -> T:
     """The default wait hook."""
     return await awaitable
-
-
-async def report_event(events: JobEvents, event: JobEvent) -> None:
-    """Tell the bot; its bookkeeping failing must never stop the queue or fail a job.
-
-    Every backend reports through here, so what a failure of the bot's bookkeeping means for the
-    event (today: logged and dropped) is decided in this one place.
-    """
-    try:
-        await events.on_event(event)
-    except Exception:
-        log.exception("handling %s failed", type(event).__name__)

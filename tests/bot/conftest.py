@@ -74,11 +74,13 @@ class World:
     moderator: Any = None
     old_bots: list[StyleBot] = field(default_factory=list)
 
-    async def restart(self, *, engine: Any = None, config: Config | None = None) -> StyleBot:
+    async def restart(
+        self, *, engine: Any = None, config: Config | None = None, store: Store | None = None
+    ) -> StyleBot:
         """Stop this bot and start a new one on the same data dir, as after a crash or an upgrade."""
         self.engine = engine or FakeEngine()
         self.config = config or self.config
-        new = create_bot(self.config, engine=self.engine)
+        new = create_bot(self.config, engine=self.engine, store=store)
         new.external_wait = wait_hook(self.env, self.declared)
         old = self.bot
         self.old_bots.append(old)

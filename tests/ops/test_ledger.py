@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import Config
 from bot.core.job import Job, JobState, NewJob, Snapshot
-from bot.core.ledger import Ledger
+from bot.core.ledger import SAVE_BOUND_S, Ledger
 from bot.core.params import EngineSettings, JobParams
 from bot.core.store import Store
 from bot.ops.metrics import Metrics
@@ -29,6 +29,7 @@ from bot.queue.messages import (
     WorkRetry,
 )
 from stylecore.options import StyleOptions
+from tests.full_disk import Disk, FullDiskStore
 
 PARAMS = JobParams(
     size=64, iterations=10, style_strength=1.0, optimizer="lbfgs", learning_rate=None, preserve_colors="none", seed=7
@@ -295,3 +296,69 @@ async def test_resume_queues_the_last_runs_jobs_an_interrupted_one_first_and_fai
     assert failed.error == "The job's options are not valid: learning rate must be a positive number, not -1.0."
     assert [final.job.id for final in listener.ended] == [bad.id]  # its card says so
     assert restarted.snapshot(running.id).restarted and restarted.position(running.id) == 1
+
+
+@pytest.fixture
+async def full_disk(tmp_path: Path):
+    store = FullDiskStore(tmp_path, "test.sqlite3", disk=Disk(failures=3))
+    await store.open()
+    queue, listener, clock = Queue(), Listener(), Clock()
+    ledger = Ledger(ENGINE, store, queue, Metrics(), clock=clock)
+    ledger.listeners.append(listener)
+    job = await queued(ledger)
+    queue.started.append(job.id)
+    await ledger.on_event(JobStarted(job.id, "w"))
+    yield ledger, store, listener, clock, job
+    await store.close()
+
+
+async def test_a_result_whose_save_fails_is_not_taken_and_its_job_ends_done_once_when_the_disk_has_room(full_disk):
+    ledger, store, listener, clock, job = full_disk
+
+    for _ in range(3):
+        clock.now += 60
+        with pytest.raises(OSError, match="No space left on device"):
+            await ledger.on_event(JobFinished(job.id, result()))
+        # Not taken: still running here and in the database, its owner's slot held, its card saying why.
+        snapshot = ledger.snapshot(job.id)
+        assert snapshot.job.state is JobState.RUNNING and snapshot.job.result is None
+        assert (
+            snapshot.note == "Finished, but the result could not be saved yet (No space left on device); trying again."
+        )
+        assert [j.id for j in ledger.user_jobs(1)] == [job.id] and listener.ended == []
+        assert (await store.job(job.id)).state is JobState.RUNNING
+
+    await ledger.on_event(JobFinished(job.id, result()))  # the queue offers it again: the disk has room now
+
+    [final] = listener.ended
+    assert final.job.state is JobState.DONE and final.result == b"\x89PNG result"
+    assert final.note is None  # the Done card does not say it waited
+    assert (await store.job(job.id)).state is JobState.DONE
+    assert store.files.result_path(final.job).read_bytes() == b"\x89PNG result"
+    assert ledger.user_jobs(1) == []
+    await ledger.on_event(JobFinished(job.id, result()))  # offered once more (a duplicate): nothing changes
+    assert len(listener.ended) == 1
+
+
+async def test_a_save_failing_past_the_bound_ends_the_job_failed_and_frees_its_owners_slot(full_disk, caplog):
+    ledger, store, listener, clock, job = full_disk
+    store.disk.failures = 10**6
+
+    with pytest.raises(OSError):
+        await ledger.on_event(JobFinished(job.id, result()))
+    clock.now += SAVE_BOUND_S - 1
+    with pytest.raises(OSError):
+        await ledger.on_event(JobFinished(job.id, result()))
+    clock.now += 1
+
+    await ledger.on_event(JobFinished(job.id, result()))  # taken: the ledger gave up
+
+    [final] = listener.ended
+    assert final.job.state is JobState.FAILED and final.result is None
+    assert final.job.error == (
+        "The result was made, but the bot could not save it for 30 minutes (No space left on device), "
+        "so the job was stopped. Please try again later."
+    )
+    assert ledger.user_jobs(1) == [] and ledger.snapshot(job.id) is None
+    assert "giving up" in caplog.text
+    assert (await store.job(job.id)).state is JobState.RUNNING  # the disk is still full: the next start runs it again

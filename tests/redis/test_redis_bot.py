@@ -42,9 +42,11 @@ POLL_STEP_S = 0.5
 
 
 class World:
-    def __init__(self, env: simcord.Env, bot: StyleBot) -> None:
+    def __init__(self, env: simcord.Env, bot: StyleBot, config: Config, hook: Callable[..., Any]) -> None:
         self.env = env
         self.bot = bot
+        self.config = config
+        self.hook = hook
         self.guild = env.create_guild("Art club")
         self.channel = self.guild.create_text_channel("art")
         self.alice = self.guild.add_member(env.create_user("alice"))
@@ -92,13 +94,13 @@ async def world(tmp_path: Path, server: RedisServer, prefix: str, processes: Wor
     bot.external_wait = hook
     await env.start()
     processes.spawn(engine="sleepy", iteration_s=0.02)
-    world = World(env, bot)
+    world = World(env, bot, config, hook)
     try:
         await world.settle_until(lambda: bot.queue.workers_online() == 1)
         yield world
     finally:
         await env.shutdown()
-        await bot.stop_parts()
+        await world.bot.stop_parts()
 
 
 async def test_a_job_crosses_redis_to_a_worker_and_its_card_shows_previews_the_result_and_reruns(world):
@@ -229,3 +231,38 @@ async def test_a_preset_larger_than_the_queue_carries_is_refused_privately_and_n
         "more than the 64 KiB the job queue carries to its workers; please use a smaller image."
     )
     assert world.bot.ledger.active_jobs() == [] and world.bot.queue.waiting() == []
+
+
+async def test_a_job_that_finished_while_the_bot_was_stopped_is_shown_when_it_starts_again(world, server):
+    result = await world.alice.slash(
+        world.channel,
+        "stylize",
+        content=("cat.png", png(48, 32, (200, 120, 40))),
+        style=("s.png", png(20, 20, (20, 40, 180))),
+        iterations=100,  # 2 s on the worker: the bot stops while it runs
+    )
+    [card] = result.followups
+    job_id = world.card(card).embeds[0]["footer"]["text"].removeprefix("Job ")
+    await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Stylizing")
+    old = world.bot
+    await old.stop_parts()
+    client = server.client()
+    deadline = time.monotonic() + 30
+    while not client.exists(old.queue.keys.result(job_id)):  # the worker finishes while the bot is away
+        assert time.monotonic() < deadline, "the worker did not finish"
+        await asyncio.sleep(0.05)
+
+    new = create_bot(world.config)
+    restarting = asyncio.current_task()
+
+    async def hook(awaitable: Awaitable[Any], *, reason: str) -> Any:
+        # The new bot's start-up (run by this test's task) asks Redis about the job it resumes: simcord
+        # declares waits only in the bot's own tasks, which the queue's loops are.
+        return await (awaitable if asyncio.current_task() is restarting else world.hook(awaitable, reason=reason))
+
+    new.external_wait = hook
+    await world.env.restart_bot(new)
+    world.bot = new
+    # Its finished event is the first the new bot reads: the ledger holds the job again by then.
+    await world.settle_until(lambda: world.card(card).embeds[0]["title"] == "Done")
+    assert world.card(card).attachments[0]["filename"] == f"stylized-{job_id}.png"

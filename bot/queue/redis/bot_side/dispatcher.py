@@ -13,8 +13,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from bot.queue.delivery import EventOutbox
 from bot.queue.fairness import FairLine
-from bot.queue.interface import report_event
 from bot.queue.messages import JobFinished, WorkFailed, WorkItem
 from bot.queue.redis.bot_side.job_book import Following
 from bot.queue.redis.wire import records, scripts
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from bot.queue.interface import JobEvents
     from bot.queue.redis.bot_side.job_book import JobBook
     from bot.queue.redis.bot_side.queue_link import QueueLink
     from bot.queue.redis.bot_side.worker_roster import WorkerRoster
@@ -78,20 +77,20 @@ class Dispatcher:
         """Workers that will take a job now, less the jobs already in the stream waiting for one."""
         return self.roster.idle() - len(self.book.unstarted())
 
-    async def run(self, events: JobEvents) -> None:
+    async def run(self, outbox: EventOutbox) -> None:
         """Hands the fair line's head to the stream whenever a worker is free, until cancelled."""
         backoff = self.link.backoff("dispatch")
         while True:
             self.link.wakeup.clear()
             try:
-                await self._dispatch(events)
+                await self._dispatch(outbox)
                 backoff.succeeded()
             except DOWN_ERRORS as exc:
                 await self.link.pause(backoff.failed(exc))
                 continue
             await self.link.io(self.link.wakeup.wait())
 
-    async def _dispatch(self, events: JobEvents) -> None:
+    async def _dispatch(self, outbox: EventOutbox) -> None:
         keys = self.link.keys
         while self._free_workers() > 0:
             item = self.head.pop(0) if self.head else self.line.pop()
@@ -105,7 +104,7 @@ class Dispatcher:
             except OSError as exc:
                 log.error("job %s: its images cannot be read (%s); failing it", job_id, exc)
                 self.book.finished.add(job_id)
-                await report_event(events, JobFinished(job_id, WorkFailed(UNREADABLE)))
+                await outbox.deliver(JobFinished(job_id, WorkFailed(UNREADABLE)))
                 continue
             fields = records.job_fields(item, content, styles, init)
             args: list[Any] = [self.link.job_ttl_s, job_id, *(part for pair in fields.items() for part in pair)]

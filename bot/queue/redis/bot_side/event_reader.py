@@ -1,6 +1,8 @@
 """The bot's reader of the events stream: what workers report, read in a consumer group.
 
-An event is acknowledged only after the ledger handled it, so a restarted bot reads what it missed.
+An event is acknowledged only once the ledger took it (`bot.queue.delivery.EventOutbox`): one the
+ledger could not take yet (a result it could not save) stays pending in the group, held in the
+outbox and offered again; a restarted bot reads it, and whatever else it missed, again.
 Delivery is at least once and a job may run twice (a worker presumed dead comes back), so events
 are passed on once: repeated and stale ones (an older attempt) are dropped here.
 """
@@ -12,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 
-from bot.queue.interface import ENGINE_WAIT, IDLE_WAIT, JobEvents, report_event
+from bot.queue.delivery import EventOutbox
+from bot.queue.interface import ENGINE_WAIT, IDLE_WAIT
 from bot.queue.messages import JobEvent, JobFinished, Outcome, WorkFailed
 from bot.queue.redis.bot_side.job_book import Following
 from bot.queue.redis.wire import envelopes, records
@@ -38,6 +41,8 @@ class EventReader:
         self.link = link
         self.book = book
         self.roster = roster
+        self._held: set[bytes] = set()
+        """Entries the outbox holds (the ledger did not take them yet): not read twice, acknowledged later."""
 
     async def _ensure_groups(self) -> None:
         redis, keys = self.link.redis, self.link.keys
@@ -45,15 +50,15 @@ class EventReader:
         # The workers create theirs too; creating it here lets jobs be dispatched before any worker starts.
         await create_group(self.link.io(redis.xgroup_create(keys.jobs, WORKERS_GROUP, id="0", mkstream=True)))
 
-    async def run(self, events: JobEvents) -> None:
+    async def run(self, outbox: EventOutbox) -> None:
         """Read and pass on events until cancelled; Redis outages are waited out."""
         backoff = self.link.backoff("job events")
         while True:
             try:
                 await self._ensure_groups()
-                # First what an earlier run of the bot (or this one, before Redis went away) was
-                # given but did not acknowledge, then new events.
-                start = "0"
+                # First what an earlier run of the bot (or this one, before Redis went away) was given
+                # but did not acknowledge, page by page, then new events.
+                start: bytes = b"0"
                 while True:
                     reason = ENGINE_WAIT if self.book.following else IDLE_WAIT
                     reply: Any = await self.link.io(
@@ -69,12 +74,13 @@ class EventReader:
                     backoff.succeeded()
                     self.link.connected = True
                     entries = reply[0][1] if reply else []
-                    if start == "0" and not entries:
-                        start = ">"
-                        continue
+                    if start != b">":
+                        # Pending entries stay pending until acknowledged: page past the ones read.
+                        start = entries[-1][0] if entries else b">"
                     for entry_id, fields in entries:
-                        finished = await self._handle(events, fields)
-                        await self.link.io(self._ack(entry_id, finished))
+                        if entry_id in self._held:
+                            continue  # read again after a reconnection; it still waits in the outbox
+                        await self._pass_on(outbox, entry_id, fields)
             except DOWN_ERRORS as exc:
                 self.link.connected = False
                 await self.link.pause(backoff.failed(exc))
@@ -82,6 +88,23 @@ class EventReader:
                 if "NOGROUP" not in str(exc):  # the stream was lost (Redis without persistence restarted)
                     raise
                 log.warning("job events: the events stream was gone; recreating it")
+
+    async def _pass_on(self, outbox: EventOutbox, entry_id: bytes, fields: dict[bytes, bytes] | None) -> None:
+        """Hand one entry's event to the outbox; it is acknowledged once the ledger took it (at once, if dropped)."""
+        event = await self._event(fields)
+        finished = event.job_id if isinstance(event, JobFinished) else None
+
+        async def acknowledge() -> None:
+            self._held.discard(entry_id)
+            try:
+                await self.link.io(self._ack(entry_id, finished))
+            except DOWN_ERRORS as exc:  # read again once Redis is back: the ledger ignores what it has
+                log.warning("job events: acknowledging an event failed (%s); it is read again later", exc)
+
+        if event is None:
+            await self.link.io(self._ack(entry_id, None))
+        elif not await outbox.deliver(event, acknowledge):
+            self._held.add(entry_id)
 
     async def _ack(self, entry_id: bytes, finished: str | None) -> None:
         """Acknowledge an event; for a finished one, in the same step, mark the result reported and
@@ -96,8 +119,8 @@ class EventReader:
                 pipe.hset(keys.result(finished), b"reported", REPORTED)
             await pipe.execute()
 
-    async def _handle(self, events: JobEvents, fields: dict[bytes, bytes] | None) -> str | None:
-        """Pass one event on (or drop it as stale or repeated); returns the job id if it finished the job."""
+    async def _event(self, fields: dict[bytes, bytes] | None) -> JobEvent | None:
+        """The entry's event for the ledger, or None to drop it (unreadable, stale or repeated)."""
         if not fields:
             return None  # deleted before it was read
         try:
@@ -141,8 +164,7 @@ class EventReader:
             except (records.WireError, TypeError) as exc:
                 log.warning("skipping an unreadable update of job %s: %s", job_id, exc)
                 return None
-        await report_event(events, event)
-        return job_id if isinstance(event, JobFinished) else None
+        return event
 
     async def _outcome(self, job_id: str) -> Outcome:
         data: dict[bytes, bytes] = await self.link.io(self.link.redis.hgetall(self.link.keys.result(job_id)))

@@ -3,8 +3,8 @@
 The bot keeps the waiting line (a `FairLine`) in its own memory and hands a job to the jobs stream
 only when a worker is free to take it, so the stream never holds a backlog: the order jobs start in
 is the fair order, and `waiting()` (positions, ETAs) is exact. Workers report through the events
-stream, which the bot reads in a consumer group: an event is acknowledged only after the ledger
-handled it, so a restarted bot reads what it missed. This module is the facade and the commands;
+stream, which the bot reads in a consumer group: an event is acknowledged only once the ledger took
+it (`bot.queue.delivery`), so a restarted bot reads what it missed. This module is the facade and the commands;
 `dispatcher`, `worker_roster`, `event_reader` and `job_audit` run its loops (`dead_workers` acts for
 workers seen dead); `bot.queue.redis.wire` holds what it shares with the workers (`worker_side`).
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import LimitsConfig, QueueConfig
+from bot.queue.delivery import EventOutbox
 from bot.queue.interface import JobEvents, Payload, QueueUnavailable, WaitHook, plain_wait
 from bot.queue.messages import WorkItem
 from bot.queue.payload import check_images, work_item_payload
@@ -79,6 +80,7 @@ class RedisQueue:
         self._cancels: set[str] = set()
         """Cancels not yet written to Redis (it was down): retried after each heartbeat poll."""
         self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: EventOutbox | None = None
 
     # -- JobQueue: queries -------------------------------------------------------------------------
 
@@ -114,10 +116,11 @@ class RedisQueue:
     async def start(self, events: JobEvents) -> None:
         """Start reading events and heartbeats. Does not fail when Redis is down: the loops retry."""
         log.info("job queue: Redis at %s (prefix %r)", masked(self.url), self.keys.prefix)
+        outbox = self._outbox = EventOutbox(events)
         self._tasks = [
-            asyncio.create_task(self._reader.run(events), name="stylebot-redis-events"),
+            asyncio.create_task(self._reader.run(outbox), name="stylebot-redis-events"),
             asyncio.create_task(self._roster.keep_polling(then=self._send_cancels), name="stylebot-redis-poll"),
-            asyncio.create_task(self._dispatcher.run(events), name="stylebot-redis-dispatch"),
+            asyncio.create_task(self._dispatcher.run(outbox), name="stylebot-redis-dispatch"),
             asyncio.create_task(self._audit.run(), name="stylebot-redis-audit"),
         ]
 
@@ -129,6 +132,8 @@ class RedisQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._outbox is not None:
+            await self._outbox.close()  # what the ledger has not taken stays unacknowledged: read after a restart
         await self._link.redis.aclose()
 
     # -- JobQueue: commands ------------------------------------------------------------------------
