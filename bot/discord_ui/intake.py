@@ -2,9 +2,9 @@
 
 Every entry point (/stylize, the re-run buttons) defers with an ephemeral "thinking" reply within
 Discord's 3 seconds (a pick in a style picker has already updated its private picker), so a problem
-is reported only to the user who caused it. Intake checks the channel, the cooldown, capacity, the inputs and the parameters;
-then the ledger accepts the job, the owner is answered, the job's public card appears (after the
-private reply, which it would otherwise replace), and the job is queued.
+is reported only to the user who caused it. Intake checks the channel, the cooldown, capacity, the
+inputs and the parameters; then the ledger accepts the job, the owner is answered, the job's public
+card appears (after the private reply, which it would otherwise replace), and the job is queued.
 """
 
 from __future__ import annotations
@@ -34,9 +34,6 @@ from bot.styles.server_styles import ServerStyles
 from stylecore.options import StyleOptions
 
 log = logging.getLogger("stylebot.intake")
-
-#: What a member is told when something failed that is not theirs to fix.
-OUR_FAULT = "Something went wrong on our side; it has been logged and nothing was queued. Please try again."
 
 
 @dataclass(frozen=True)
@@ -163,7 +160,10 @@ class Intake:
         except Exception:
             # A bug or a disk error: the user must not be left with "thinking…" forever.
             log.exception("accepting a job from %s failed", interaction.user.id)
-            await interaction.edit_original_response(content=f"❌ {OUR_FAULT}")
+            await interaction.edit_original_response(
+                content="❌ Something went wrong on our side; it has been logged and nothing was queued. "
+                "Please try again."
+            )
             return None
         # The ephemeral reply must be complete before the public card, or the card would replace it.
         # From here on the job is accepted: a Discord error must not keep it out of the queue.

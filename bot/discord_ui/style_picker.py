@@ -26,7 +26,7 @@ from bot.core.server_settings import load_settings
 from bot.core.store import PendingPick, Store, new_pick_id
 from bot.discord_ui.cards.placement import TOKEN_LIFETIME_S
 from bot.discord_ui.dynamic_items import bound
-from bot.discord_ui.intake import OUR_FAULT, Intake, KeptPhoto, check_channel
+from bot.discord_ui.intake import Intake, KeptPhoto, check_channel
 from bot.discord_ui.style_display import MAX_CHOICES, select_option, sheet_file
 from bot.styles.server_styles import AvailableStyles, ServerStyles
 from bot.styles.sheets import StyleSheets
@@ -126,13 +126,8 @@ class StylePicker:
                 options=asdict(options),
             )
             await self.store.add_pick(pick, photo.data)
-        except UserError as exc:
+        except UserError as exc:  # anything else reaches the command tree, which answers and logs it
             await interaction.edit_original_response(content=f"❌ {exc}")
-            return
-        except Exception:
-            # A disk or database error: the member must not be left with "thinking…" forever.
-            log.exception("offering a style picker to %s failed", interaction.user.id)
-            await interaction.edit_original_response(content=f"❌ {OUR_FAULT}")
             return
         sheet = await self._sheet(available, interaction.filesize_limit)
         await interaction.edit_original_response(

@@ -7,7 +7,9 @@ import json
 from dataclasses import replace
 
 import pytest
+import simcord
 from bot_fakes import png
+from discord import app_commands
 from PIL import Image, ImageOps, ImageStat
 
 from bot.config import Config
@@ -378,7 +380,8 @@ class NoRoomForPicks(Store):
 async def test_a_picker_that_cannot_be_kept_says_something_went_wrong(world, caplog):
     shown = await stylize(world)
 
-    assert shown.response.content.startswith("❌ Something went wrong on our side")
+    simcord.assert_error(world.env, app_commands.CommandInvokeError)
+    assert shown.response.content == "Something went wrong on our side; it has been logged. Please try again."
     assert shown.response.components == []
     assert "No space left on device" in caplog.text
 
