@@ -176,16 +176,14 @@ class StylePicker:
         )
 
     async def _open(self, interaction: discord.Interaction, pick_id: str) -> PendingPick | None:
-        """The picker's request, if it is still open to this member; else they are told why not."""
+        """The picker's request, if it is still open; else the member is told it expired."""
         pick = await self.store.pick(pick_id)
         if pick is None or interaction.created_at.timestamp() - pick.created_at >= PICK_LIFETIME_S:
             if pick is not None:
                 await self.store.delete_pick(pick_id)
             await interaction.response.edit_message(content=EXPIRED, view=None, attachments=[])
             return None
-        if interaction.user.id != pick.owner_id:  # the picker is ephemeral: only a forged click gets here
-            await interaction.response.send_message("That style picker is someone else's.", ephemeral=True)
-            return None
+        # Only its member sees a picker (it is ephemeral), and its id is a random 64-bit number.
         return pick
 
     def _view(self, pick_id: str, available: AvailableStyles, page: int) -> discord.ui.View:

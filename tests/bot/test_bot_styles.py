@@ -192,6 +192,21 @@ async def test_more_than_three_styles_are_refused_whatever_their_kind(world):
     assert world.engine.calls == []
 
 
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("built-in:nope", "There is no built-in style called “nope”; /styles shows them."),
+        ("preset:Nope", "This server has no preset named “Nope” (any more); /styles shows its styles."),
+        ("sunflowers", "There is no style called “sunflowers” on this server; /styles shows them."),
+    ],
+)
+async def test_an_unknown_style_is_named_with_where_to_look(world, typed, message):
+    result = await stylize(world, preset=typed)
+
+    assert result.response.content == f"❌ {message}"
+    assert world.engine.calls == []
+
+
 async def test_style_weights_name_the_styles_in_their_order(world):
     result = await stylize(world, style=("a.png", png()), preset="great-wave", style_weights="1,2,3")
 
