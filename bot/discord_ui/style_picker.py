@@ -21,7 +21,7 @@ import discord
 
 from bot.config import Config
 from bot.core.errors import UserError
-from bot.core.param_check import UserOptions
+from bot.core.param_check import UserOptions, parse_style_weights
 from bot.core.server_settings import load_settings
 from bot.core.store import PendingPick, Store, new_pick_id
 from bot.discord_ui.cards.placement import TOKEN_LIFETIME_S
@@ -112,6 +112,8 @@ class StylePicker:
         try:
             settings, _ = await load_settings(self.store, self.config, interaction.guild_id)
             check_channel(interaction, settings)
+            # Before the picker: a pick could not change them, so every pick would be refused.
+            parse_style_weights(options.style_weights, [PICKED_ROLE])
             available = await self.styles.available(interaction.guild_id)
             if not available.all:
                 raise UserError(f"A style is needed: attach a style image (style:). {available.why_none}.")

@@ -275,6 +275,16 @@ async def test_the_picker_checks_the_photo_first(world):
     assert shown.response.components == [] and picks_kept(world) == []
 
 
+async def test_style_weights_for_more_than_the_one_style_a_picker_gives_are_refused_at_once(world):
+    shown = await stylize(world, style_weights="1,2")
+
+    assert shown.response.content == (
+        "❌ style_weights has 2 weight(s) but the job has 1 style(s); give one weight per style, in this order: "
+        "picked style."
+    )
+    assert shown.response.components == [] and picks_kept(world) == []
+
+
 async def test_a_pick_survives_a_restart(world):
     shown = await stylize(world, iterations=4, seed=3)
 
