@@ -23,17 +23,21 @@ from bot.discord_ui.command_tree import StyleTree
 from bot.discord_ui.commands.help import HelpCog
 from bot.discord_ui.commands.queue_status import QueueStatusCog
 from bot.discord_ui.commands.stylepreset import StylePresetCog
+from bot.discord_ui.commands.styles import StylesCog
 from bot.discord_ui.commands.stylesettings import StyleSettingsCog
 from bot.discord_ui.commands.stylize import StylizeCog
 from bot.discord_ui.cooldowns import Cooldowns
 from bot.discord_ui.intake import Intake
 from bot.discord_ui.publisher import Publisher
+from bot.discord_ui.style_picker import StylePicker
 from bot.housekeeping import HOUSEKEEPING_S, Housekeeping
 from bot.ops.health import heartbeat_writer
 from bot.ops.metrics import Metrics
 from bot.queue.engine.thread import EngineThread, StyleEngine
 from bot.queue.in_process import InProcessQueue
 from bot.queue.interface import JobQueue
+from bot.styles.server_styles import ServerStyles
+from bot.styles.sheets import StyleSheets
 
 log = logging.getLogger("stylebot")
 
@@ -68,7 +72,12 @@ class StyleBot(commands.Bot):
         self.queue = self._make_queue(engine)
         engine_settings = EngineSettings.of(config)
         self.ledger = Ledger(engine_settings, store, self.queue, metrics, clock=discord_clock)
-        self.intake = Intake(config, engine_settings, store, self.ledger, Cooldowns(config.limits.cooldown_s))
+        self.styles = ServerStyles(store, config)
+        self.sheets = StyleSheets()
+        self.intake = Intake(
+            config, engine_settings, store, self.ledger, Cooldowns(config.limits.cooldown_s), self.styles
+        )
+        self.picker = StylePicker(config, store, self.intake, self.styles, self.sheets)
         self.buttons = CardButtons(
             ButtonActions(self.ledger, self.intake, store.files, retention_hours=config.storage.retention_hours)
         )
@@ -131,12 +140,13 @@ class StyleBot(commands.Bot):
     async def setup_hook(self) -> None:
         self._serve_metrics()  # first: a port already taken should stop the bot before it touches Discord
         await self.store.open()
-        self.add_dynamic_items(*self.buttons.item_types())
+        self.add_dynamic_items(*self.buttons.item_types(), *self.picker.item_types())
         for cog in (
-            StylizeCog(self.tree, self.intake, self.store),
+            StylizeCog(self.tree, self.intake, self.picker, self.styles),
+            StylesCog(self.styles, self.sheets),
             QueueStatusCog(self.ledger, self.publisher),
-            StyleSettingsCog(self.store, self.config),
-            StylePresetCog(self.store, self.config, discord_clock),
+            StyleSettingsCog(self.store, self.config, self.styles),
+            StylePresetCog(self.styles, self.sheets, self.config, discord_clock),
             HelpCog(),
         ):
             await self.add_cog(cog)

@@ -75,6 +75,8 @@ class DefaultsConfig:
     preserve_colors: ColorMode = _key("none", choices=COLOR_MODES)
     max_upscale_size: int = _key(2048, span=SIZE)
     """The largest result the Upscale ×2 button may make; admins may raise it up to [limits] max_upscale_size."""
+    builtin_styles: bool = True
+    """Offer the built-in styles (stylecore.gallery) besides a server's presets; each server can turn them off."""
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,11 @@ EPSILON = Span(1e-12, 1.0)
 #: Largest seed a user can type back: Discord integer options stop at 2**53.
 MAX_SEED = 2**53 - 1
 SEED = Span(0, MAX_SEED)
-#: Adam's beta1, beta2 and epsilon when a user leaves them out: the engine's own.
-ADAM_DEFAULTS = StyleOptions()
+#: The engine's own values of what members cannot choose or leave out: Adam's beta1, beta2 and epsilon,
+#: and the style scale (which a lone built-in style may bring its own of).
+ENGINE_DEFAULTS = StyleOptions()
+#: Styles one job may blend: style images, server presets and built-in styles together.
+MAX_STYLES = 3
 #: The engine reports progress about this many times per job...
 PROGRESS_TICKS = 100
 #: ...and attaches a preview image about this many times.

@@ -4,12 +4,13 @@ a job's parameters, which also makes its engine options."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.errors import UserError
-from bot.core.params import EngineSettings, JobParams, new_seed
+from bot.core.params import EngineSettings, JobParams, StyleRef, new_seed
 from bot.core.server_settings import ServerSettings
-from bot.limits import ADAM_DEFAULTS, STYLE_STRENGTH
+from bot.limits import ENGINE_DEFAULTS, STYLE_STRENGTH
 from stylecore.errors import OptionsError
 from stylecore.options import ColorMode, OptimizerName, StyleOptions
 
@@ -31,9 +32,25 @@ class UserOptions:
     seed: int | None = None
 
 
-def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int) -> JobParams:
-    """The job's parameters (to be checked: `check_params`); UserError for style weights that do not fit."""
-    strength = settings.style_strength if options.style_strength is None else options.style_strength
+def resolve_params(
+    options: UserOptions,
+    settings: ServerSettings,
+    roles: Sequence[str],
+    *,
+    named: Sequence[StyleRef] = (),
+    own_defaults: Mapping[str, float] | None = None,
+) -> JobParams:
+    """The job's parameters (to be checked: `check_params`); UserError for style weights that do not fit.
+
+    `roles` names the option that gave each style, in blend order; `named` are the presets and built-ins
+    among them. `own_defaults` are a lone built-in's own settings (`BuiltinStyle.defaults`, by engine
+    option name): they replace the server's defaults, and what the member chose replaces them.
+    """
+    own = own_defaults or {}
+    if options.style_strength is not None:
+        strength = options.style_strength
+    else:
+        strength = own.get("style_weight", settings.style_strength)
     return JobParams(
         # A server's defaults may exceed a limit lowered later; the limit wins.
         size=options.size or min(settings.size, settings.max_size),
@@ -43,10 +60,12 @@ def resolve_params(options: UserOptions, settings: ServerSettings, style_count: 
         learning_rate=options.learning_rate if options.learning_rate is not None else settings.learning_rate,
         preserve_colors=options.preserve_colors or settings.preserve_colors,
         seed=new_seed() if options.seed is None else options.seed,
-        beta1=ADAM_DEFAULTS.beta1 if options.beta1 is None else options.beta1,
-        beta2=ADAM_DEFAULTS.beta2 if options.beta2 is None else options.beta2,
-        epsilon=ADAM_DEFAULTS.epsilon if options.epsilon is None else options.epsilon,
-        style_weights=parse_style_weights(options.style_weights, style_count),
+        beta1=ENGINE_DEFAULTS.beta1 if options.beta1 is None else options.beta1,
+        beta2=ENGINE_DEFAULTS.beta2 if options.beta2 is None else options.beta2,
+        epsilon=ENGINE_DEFAULTS.epsilon if options.epsilon is None else options.epsilon,
+        style_weights=parse_style_weights(options.style_weights, roles),
+        style_scale=own.get("style_scale", ENGINE_DEFAULTS.style_scale),
+        named_styles=tuple(named),
     )
 
 
@@ -68,8 +87,8 @@ def check_params(params: JobParams, settings: ServerSettings, engine: EngineSett
         raise UserError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 
 
-def parse_style_weights(text: str | None, style_count: int) -> tuple[float, ...] | None:
-    """ "2,1" -> (2.0, 1.0): one blend weight per style image, in the order given."""
+def parse_style_weights(text: str | None, roles: Sequence[str]) -> tuple[float, ...] | None:
+    """ "2,1" -> (2.0, 1.0): one blend weight per style, in the order of `roles` (the options that gave them)."""
     if text is None or not text.strip():
         return None
     parts = [part.strip() for part in text.replace(";", ",").split(",")]
@@ -77,10 +96,10 @@ def parse_style_weights(text: str | None, style_count: int) -> tuple[float, ...]
         weights = tuple(float(part) for part in parts)
     except ValueError:
         raise UserError(f"style_weights must be numbers separated by commas, like “2,1”, not “{text}”.") from None
-    if len(weights) != style_count:
+    if len(weights) != len(roles):
         raise UserError(
-            f"style_weights has {len(weights)} weight(s) but the job has {style_count} style image(s); "
-            "give one weight per style, in order (style, style2, style3, preset)."
+            f"style_weights has {len(weights)} weight(s) but the job has {len(roles)} style(s); "
+            f"give one weight per style, in this order: {', '.join(roles)}."
         )
     if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
         raise UserError("style_weights must be zero or positive, and at least one must be above zero.")

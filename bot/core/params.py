@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.config import Config
-from bot.limits import ADAM_DEFAULTS, MAX_SEED, PREVIEW_TICKS, PROGRESS_TICKS, STYLE_STRENGTH, TIMELAPSE_FRAMES
+from bot.limits import ENGINE_DEFAULTS, MAX_SEED, PREVIEW_TICKS, PROGRESS_TICKS, STYLE_STRENGTH, TIMELAPSE_FRAMES
 from stylecore.options import ColorMode, OptimizerName, StyleOptions
 
 
@@ -35,6 +35,28 @@ class Rerun(StrEnum):
         return RERUN_LABELS[self].lower()
 
 
+class StyleKind(StrEnum):
+    """Where a named style comes from."""
+
+    BUILTIN = "built-in"
+    """One of the paintings that come with the bot (`stylecore.gallery`)."""
+    PRESET = "preset"
+    """One of a server's own style images (/stylepreset)."""
+
+
+@dataclass(frozen=True)
+class StyleRef:
+    """A named style a job used: kept with its parameters, so a re-run can tell whether it is still offered."""
+
+    kind: StyleKind
+    name: str
+
+    @property
+    def label(self) -> str:
+        """How cards and messages name it: "built-in great-wave", "preset Monet"."""
+        return f"{self.kind} {self.name}"
+
+
 RERUN_LABELS = {
     Rerun.STRONGER: "Stronger style",
     Rerun.WEAKER: "Weaker style",
@@ -54,10 +76,14 @@ class JobParams:
     learning_rate: float | None
     preserve_colors: ColorMode
     seed: int
-    beta1: float = ADAM_DEFAULTS.beta1
-    beta2: float = ADAM_DEFAULTS.beta2
-    epsilon: float = ADAM_DEFAULTS.epsilon
+    beta1: float = ENGINE_DEFAULTS.beta1
+    beta2: float = ENGINE_DEFAULTS.beta2
+    epsilon: float = ENGINE_DEFAULTS.epsilon
     style_weights: tuple[float, ...] | None = None
+    style_scale: float = ENGINE_DEFAULTS.style_scale
+    """Style image size relative to the result: a lone built-in style may bring its own."""
+    named_styles: tuple[StyleRef, ...] = ()
+    """The presets and built-ins among the job's styles (the images themselves are the job's files)."""
     upscale_from: int | None = None
     """An upscale of a result this many pixels a side: the job starts from that result (its init image)."""
 
@@ -79,7 +105,8 @@ class JobParams:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobParams:
         weights = data.get("style_weights")
-        return cls(**{**data, "style_weights": tuple(weights) if weights is not None else None})
+        named = tuple(StyleRef(StyleKind(ref["kind"]), ref["name"]) for ref in data.get("named_styles", ()))
+        return cls(**{**data, "style_weights": tuple(weights) if weights is not None else None, "named_styles": named})
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,7 @@ class EngineSettings:
             epsilon=params.epsilon,
             style_weight=params.style_strength,
             style_weights=params.style_weights,
+            style_scale=params.style_scale,
             preserve_colors=params.preserve_colors,
             seed=params.seed,
             multiscale=self.multiscale,

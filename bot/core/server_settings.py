@@ -37,6 +37,8 @@ class ServerSettings:
     jobs_per_user: int
     allowed_channels: tuple[int, ...]
     """Channels where /stylize works; empty: every channel."""
+    builtin_styles: bool
+    """The built-in styles are offered besides the server's presets."""
 
     @classmethod
     def resolve(cls, config: Config, overrides: Mapping[str, Any]) -> ServerSettings:
@@ -53,6 +55,7 @@ class ServerSettings:
             max_iterations=config.limits.max_iterations,
             jobs_per_user=config.limits.jobs_per_user,
             allowed_channels=(),
+            builtin_styles=config.defaults.builtin_styles,
         )
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {
@@ -125,6 +128,19 @@ def _choice(name: str, choices: tuple[str, ...]) -> Callable[[str, Config], str]
     return parse
 
 
+SWITCH_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+
+
+def _switch(name: str) -> Callable[[str, Config], bool]:
+    def parse(text: str, config: Config) -> bool:
+        value = SWITCH_WORDS.get(text.strip().lower())
+        if value is None:
+            raise UserError(f"{name} must be on or off, not “{text}”.")
+        return value
+
+    return parse
+
+
 def _channels(text: str, config: Config) -> list[int]:
     if text.strip().lower() in ("all", "any", "everywhere", "*"):
         return []
@@ -176,6 +192,9 @@ SETTING_KEYS: dict[str, SettingKey] = {
             _int_in("jobs_per_user", lambda c: 1, lambda c: c.limits.jobs_per_user),
         ),
         SettingKey("allowed_channels", "channels where /stylize works (all: everywhere)", _channels),
+        SettingKey(
+            "builtin_styles", "offer the built-in styles besides this server's presets", _switch("builtin_styles")
+        ),
     )
 }
 
@@ -183,6 +202,8 @@ SETTING_KEYS: dict[str, SettingKey] = {
 def format_setting(key: str, value: Any) -> str:
     if key == "allowed_channels":
         return " ".join(f"<#{channel}>" for channel in value) if value else "all channels"
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if value is None:
         return "auto"
     if isinstance(value, float):

@@ -1,10 +1,11 @@
-"""Persistence: server settings, presets and jobs in SQLite (the schema, and a job's row to and from `Job`);
-preset images beside it.
+"""Persistence: server settings, presets, jobs and pending style picks in SQLite (the schema, and a job's row
+to and from `Job`); preset images and the photos of pending picks beside it.
 
 Layout under `data_dir`:
-    <database>                    SQLite (settings, presets, jobs)
+    <database>                    SQLite (settings, presets, jobs, pending picks)
     jobs/<job id>/                a job's images (`job_files`)
     presets/<guild id>/<file>     preset images
+    picks/<pick id>               the photo of a style picker waiting for its pick
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     card TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+CREATE TABLE IF NOT EXISTS pending_picks (
+    id TEXT PRIMARY KEY,
+    owner_id INTEGER NOT NULL,
+    guild_id INTEGER,
+    channel_id INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    content_name TEXT NOT NULL,
+    options TEXT NOT NULL
+);
 """
 
 
@@ -104,6 +114,26 @@ class Preset:
     created_at: float
 
 
+@dataclass(frozen=True)
+class PendingPick:
+    """A job waiting for its member to pick a style: the photo (a file: `Store.pick_photo`) and every other
+    option they gave, kept so the pick works after a restart."""
+
+    id: str
+    owner_id: int
+    guild_id: int | None
+    channel_id: int
+    created_at: float
+    """Epoch seconds of the command that showed the picker."""
+    content_name: str
+    options: dict[str, Any]
+    """The member's options as given (`param_check.UserOptions`, as a dict)."""
+
+
+def new_pick_id() -> str:
+    return secrets.token_hex(8)
+
+
 class Store:
     """One SQLite connection (aiosqlite runs it on its own thread) plus the files beside it (`files`)."""
 
@@ -111,6 +141,7 @@ class Store:
         self.data_dir = Path(data_dir)
         self.database = self.data_dir / database
         self.files = JobFiles(self.data_dir)
+        self.picks = self.data_dir / "picks"
         self._db: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
@@ -121,7 +152,13 @@ class Store:
         await self._db.commit()
 
     def _make_dirs(self) -> None:
-        for path in (self.data_dir, self.data_dir / "jobs", self.data_dir / "presets", self.database.parent):
+        for path in (
+            self.data_dir,
+            self.data_dir / "jobs",
+            self.data_dir / "presets",
+            self.picks,
+            self.database.parent,
+        ):
             path.mkdir(parents=True, exist_ok=True)
 
     async def close(self) -> None:
@@ -195,6 +232,58 @@ class Store:
 
     def _preset(self, row: aiosqlite.Row) -> Preset:
         return Preset(row["guild_id"], row["name"], self.data_dir / row["file"], row["added_by"], row["created_at"])
+
+    # -- pending style picks ---------------------------------------------------------------------
+
+    def pick_photo(self, pick_id: str) -> Path:
+        return self.picks / pick_id
+
+    async def add_pick(self, pick: PendingPick, photo: bytes) -> None:
+        """Keep a picker's request: the photo first, so a kept row always has its photo."""
+        await asyncio.to_thread(write_file, self.pick_photo(pick.id), photo)
+        await self.db.execute(
+            "INSERT INTO pending_picks (id, owner_id, guild_id, channel_id, created_at, content_name, options) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                pick.id,
+                pick.owner_id,
+                pick.guild_id,
+                pick.channel_id,
+                pick.created_at,
+                pick.content_name,
+                json.dumps(pick.options),
+            ),
+        )
+        await self.db.commit()
+
+    async def pick(self, pick_id: str) -> PendingPick | None:
+        async with self.db.execute("SELECT * FROM pending_picks WHERE id = ?", (pick_id,)) as rows:
+            row = await rows.fetchone()
+        if row is None:
+            return None
+        return PendingPick(
+            row["id"],
+            row["owner_id"],
+            row["guild_id"],
+            row["channel_id"],
+            row["created_at"],
+            row["content_name"],
+            json.loads(row["options"]),
+        )
+
+    async def delete_pick(self, pick_id: str) -> None:
+        """Forget a picker's request and its photo (picked, or expired)."""
+        await self.db.execute("DELETE FROM pending_picks WHERE id = ?", (pick_id,))
+        await self.db.commit()
+        await asyncio.to_thread(self.pick_photo(pick_id).unlink, missing_ok=True)
+
+    async def delete_picks_before(self, when: float) -> int:
+        """Forget the requests of pickers shown before `when`; how many there were."""
+        async with self.db.execute("SELECT id FROM pending_picks WHERE created_at < ?", (when,)) as rows:
+            expired = [row["id"] async for row in rows]
+        for pick_id in expired:
+            await self.delete_pick(pick_id)
+        return len(expired)
 
     # -- jobs ------------------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """Intake: a command or a click becomes an accepted, queued job.
 
-Every entry point (/stylize, the "Stylize" message menu, the re-run buttons) defers with an
-ephemeral "thinking" reply within Discord's 3 seconds, so a problem is reported only to the user
-who caused it. Intake checks the channel, the cooldown, capacity, the inputs and the parameters;
-then the ledger accepts the job, the owner is answered, the job's public card appears (after the
-private reply, which it would otherwise replace), and the job is queued.
+Every entry point (/stylize, the re-run buttons) defers with an ephemeral "thinking" reply within
+Discord's 3 seconds (a pick in a style picker has already updated its private picker), so a problem
+is reported only to the user who caused it. Intake checks the channel, the cooldown, capacity, the
+inputs and the parameters; then the ledger accepts the job, the owner is answered, the job's public
+card appears (after the private reply, which it would otherwise replace), and the job is queued.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import discord
@@ -25,75 +25,78 @@ from bot.core.ledger import Ledger
 from bot.core.param_check import UserOptions, check_params, resolve_params
 from bot.core.params import EngineSettings, JobParams, Rerun
 from bot.core.server_settings import ServerSettings, load_settings
-from bot.core.store import Preset, Store
-from bot.discord_ui.attachments import ImageInput, read_attachment
+from bot.core.store import Store
+from bot.discord_ui.attachments import ImageInput, check_image, read_attachment
 from bot.discord_ui.cooldowns import Cooldowns
+from bot.limits import MAX_STYLES
 from bot.queue.interface import QueueRefused, QueueUnavailable
+from bot.styles.server_styles import ServerStyles
 from stylecore.options import StyleOptions
 
 log = logging.getLogger("stylebot.intake")
 
 
+@dataclass(frozen=True)
+class KeptPhoto:
+    """A photo a member sent with an earlier interaction and the bot kept (a style picker's)."""
+
+    name: str
+    """As members see it (`attachments.display_name`)."""
+    data: bytes
+
+
 class Intake:
     def __init__(
-        self, config: Config, engine: EngineSettings, store: Store, ledger: Ledger, cooldowns: Cooldowns
+        self,
+        config: Config,
+        engine: EngineSettings,
+        store: Store,
+        ledger: Ledger,
+        cooldowns: Cooldowns,
+        styles: ServerStyles,
     ) -> None:
         self.config = config
         self.engine = engine
         self.store = store
         self.ledger = ledger
         self.cooldowns = cooldowns
+        self.styles = styles
 
     async def stylize(
         self,
         interaction: discord.Interaction,
         *,
-        content: discord.Attachment,
-        styles: list[tuple[str, discord.Attachment]],
-        preset: str | None,
+        content: discord.Attachment | KeptPhoto,
+        styles: Sequence[tuple[str, discord.Attachment]],
+        named: Sequence[tuple[str, str]],
         options: UserOptions,
     ) -> Job | None:
-        """/stylize: `styles` pairs each attachment with the option that carried it (for messages)."""
+        """/stylize, or a pick in a style picker (whose photo was kept: a `KeptPhoto`).
+
+        `styles` pairs each style image, and `named` each preset or built-in as typed or picked, with the
+        option that gave it (for messages); the job blends them in that order, images first.
+        """
 
         async def build(settings: ServerSettings) -> NewJob:
-            if not styles and not preset:
+            roles = [role for role, _ in styles] + [role for role, _ in named]
+            if len(roles) > MAX_STYLES:
                 raise UserError(
-                    "A style is needed: attach a style image (style:) or pick one of the server's presets (preset:)."
+                    f"A job blends at most {MAX_STYLES} styles; this one has {len(roles)} ({', '.join(roles)}). "
+                    "Leave some out."
                 )
-            chosen = await self._preset(interaction, preset) if preset else None
-            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0))
+            available = await self.styles.available(interaction.guild_id)
+            chosen = [available.find(typed) for _, typed in named]
+            # A lone style brings its own settings (only built-ins have any), as on the command line.
+            own = chosen[0].defaults if len(roles) == 1 and chosen else None
+            params = resolve_params(options, settings, roles, named=[s.ref for s in chosen], own_defaults=own)
             job_options = check_params(params, settings, self.engine)
-            content_input = await self._read(content, "content")
-            checked = [await self._read(image, role) for role, image in styles]
+            content_input = await self._content(content)
+            checked = [await self.read(image, role) for role, image in styles]
             style_inputs: list[bytes | Path] = [item.data for item in checked]
-            names = [item.name for item in checked]
-            if chosen:
-                style_inputs.append(await _preset_bytes(chosen))
-                names.append(f"preset {chosen.name}")
+            style_inputs += [await style.read() for style in chosen]
+            names = [item.name for item in checked] + [style.ref.label for style in chosen]
             return self._new_job(
                 interaction, params, job_options, content_input.data, content_input.name, style_inputs, names
-            )
-
-        return await self._submit(interaction, build)
-
-    async def stylize_message(
-        self, interaction: discord.Interaction, image: discord.Attachment, preset: str
-    ) -> Job | None:
-        """The "Stylize" message menu, once a preset was picked: the message's image is the content."""
-
-        async def build(settings: ServerSettings) -> NewJob:
-            chosen = await self._preset(interaction, preset)
-            params = resolve_params(UserOptions(), settings, 1)
-            job_options = check_params(params, settings, self.engine)
-            content_input = await self._read(image, "content")
-            return self._new_job(
-                interaction,
-                params,
-                job_options,
-                content_input.data,
-                content_input.name,
-                [await _preset_bytes(chosen)],
-                [f"preset {chosen.name}"],
             )
 
         return await self._submit(interaction, build)
@@ -110,6 +113,12 @@ class Intake:
                     f"The images of job {job_id} are no longer kept (they are deleted {hours:g} hours "
                     "after a job ends). Start a new job with /stylize."
                 )
+            available = await self.styles.available(interaction.guild_id)
+            for ref in parent.params.named_styles:  # what was taken away since must stay away
+                try:
+                    available.get(ref)
+                except UserError as exc:
+                    raise UserError(f"Job {job_id} cannot be re-run: {exc}") from None
             init = None
             if variant is Rerun.UPSCALE:
                 init = files.result_path(parent)
@@ -139,7 +148,7 @@ class Intake:
             await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             settings, _ = await load_settings(self.store, self.config, interaction.guild_id)
-            _check_channel(interaction, settings)
+            check_channel(interaction, settings)
             self._check_cooldown(interaction)
             self._check_capacity(interaction.user.id, settings)  # before any download
             new = await build(settings)
@@ -220,32 +229,29 @@ class Intake:
             card=card,
         )
 
-    async def _read(self, attachment: discord.Attachment, role: str) -> ImageInput:
+    async def read(self, attachment: discord.Attachment, role: str) -> ImageInput:
+        """Download and check an image a member sent (`attachments.read_attachment`) under this bot's limits."""
         limits = self.config.limits
         return await read_attachment(
             attachment, role=role, max_bytes=limits.max_attachment_bytes, max_pixels=limits.max_pixels
         )
 
-    async def _preset(self, interaction: discord.Interaction, name: str) -> Preset:
-        if interaction.guild_id is None:
-            raise UserError("Presets belong to servers; in DMs, attach a style image instead.")
-        preset = await self.store.preset(interaction.guild_id, name)
-        if preset is None:
-            raise UserError(
-                f"This server has no preset named “{discord.utils.escape_markdown(name)}”; "
-                "/stylepreset list shows them."
-            )
-        return preset
+    async def _content(self, content: discord.Attachment | KeptPhoto) -> ImageInput:
+        if isinstance(content, discord.Attachment):
+            return await self.read(content, "content")
+        # Checked when it was kept; again, as the limits may have changed with a restart since.
+        limits = self.config.limits
+        return await check_image(
+            content.data,
+            name=content.name,
+            role="content",
+            max_bytes=limits.max_attachment_bytes,
+            max_pixels=limits.max_pixels,
+        )
 
 
-async def _preset_bytes(preset: Preset) -> bytes:
-    try:
-        return await asyncio.to_thread(preset.path.read_bytes)
-    except FileNotFoundError:
-        raise UserError(f"The preset “{preset.name}” was removed a moment ago; pick another.") from None
-
-
-def _check_channel(interaction: discord.Interaction, settings: ServerSettings) -> None:
+def check_channel(interaction: discord.Interaction, settings: ServerSettings) -> None:
+    """UserError unless the server allows stylizing in the interaction's channel."""
     if interaction.guild_id is None or not settings.allowed_channels:
         return
     here = {interaction.channel_id, getattr(interaction.channel, "parent_id", None)}  # threads count as their parent

@@ -185,7 +185,14 @@ async def test_stylize_autocompletes_the_servers_presets(world):
 
     choices = await world.alice.autocomplete(world.channel, "stylize", "preset", "WAV")
 
-    assert choices == [{"name": "Hokusai wave", "value": "Hokusai wave"}]
+    # Built-ins first, marked as such; a preset says it is the server's. Values say which kind was meant.
+    assert choices == [
+        {
+            "name": "great-wave · built-in · The Great Wave off Kanagawa — Katsushika Hokusai, c. 1831",
+            "value": "built-in:great-wave",
+        },
+        {"name": "Hokusai wave · this server's preset", "value": "preset:Hokusai wave"},
+    ]
 
 
 async def test_members_cannot_add_or_remove_presets(world):
@@ -205,6 +212,8 @@ async def test_members_cannot_add_or_remove_presets(world):
         ("Monet", MONET, "There is already a preset named “Monet”"),
         ("MONET", MONET, "There is already a preset named “MONET”"),
         ("#1 style!", MONET, "A preset name uses letters, digits"),
+        ("Great Wave", MONET, "“Great Wave” is the name of a built-in style (great-wave: The Great Wave off"),
+        ("starry_night", MONET, "“starry_night” is the name of a built-in style (starry-night"),
         ("Broken", ("broken.png", b"not an image"), "The preset image is not usable: broken.png is not an image"),
     ],
 )
@@ -215,6 +224,17 @@ async def test_bad_presets_are_refused_with_the_reason(world, name, image, messa
 
     assert reply.ephemeral and message in reply.response.content
     assert len(await world.bot.store.presets(world.guild.id)) == 1
+
+
+async def test_preset_names_are_compared_as_members_type_them(world):
+    await add_preset(world, "Hokusai wave")
+
+    again = await add_preset(world, "hokusai_wave")
+    removed = await world.admin.slash(world.channel, "stylepreset remove", name="HOKUSAI  WAVE")
+
+    assert again.response.content == "❌ There is already a preset named “hokusai_wave”; remove it first to replace it."
+    assert removed.response.content == "Removed the preset **Hokusai wave**."
+    assert await world.bot.store.presets(world.guild.id) == []
 
 
 async def test_removing_a_preset_deletes_it_and_its_image(world):
@@ -251,33 +271,35 @@ async def test_the_message_menu_stylizes_the_messages_image_with_a_chosen_preset
 
     menu = await world.alice.context_menu(world.channel, "Stylize", message)
     assert menu.ephemeral and menu.response.content == "Pick a style for dog.png:"
-    picked = await world.alice.select(menu.response, ["Wave"])
+    picked = await world.alice.select(menu.response, ["preset:Wave"])
 
     [call] = world.engine.calls
     assert call.content_size == (50, 30) and call.style_sizes == [(20, 20)]
     [card] = picked.followups
     assert not card.ephemeral and card.embeds[0].title == "Done"
     assert card.content == f"<@{world.alice.id}> your image is ready."
+    assert card.embeds[0].fields[0].value == "content dog.png · style preset Wave"
 
 
-async def test_the_message_menu_needs_an_image_and_a_preset(world):
+@pytest.mark.bot(config={"defaults": {"builtin_styles": False}})
+async def test_the_message_menu_needs_an_image_and_a_style_to_pick(world):
     plain = await world.bob.send(world.channel, "no picture here")
     pictured = await world.bob.send(world.channel, "dog", attachments=[("dog.png", png())])
 
     no_image = await world.alice.context_menu(world.channel, "Stylize", plain)
-    no_presets = await world.alice.context_menu(world.channel, "Stylize", pictured)
+    no_styles = await world.alice.context_menu(world.channel, "Stylize", pictured)
 
     assert no_image.ephemeral and no_image.response.content == "That message has no image attached."
-    assert no_presets.response.content.startswith("This server has no style presets yet")
+    assert no_styles.response.content.startswith("❌ A style is needed: attach a style image (style:). This server")
+    assert no_styles.response.components == []
     assert world.engine.calls == []
 
 
-async def test_the_message_menu_checks_the_image_like_stylize(world):
-    await add_preset(world)
+async def test_the_message_menu_checks_the_image_like_stylize_before_offering_styles(world):
     message = await world.bob.send(world.channel, "dog", attachments=[("dog.png", b"")])
 
     menu = await world.alice.context_menu(world.channel, "Stylize", message)
-    picked = await world.alice.select(menu.response, ["Monet"])
 
-    assert picked.response.content == "❌ The content image is not usable: dog.png is empty (0 bytes)."
-    assert picked.followups == [] and world.engine.calls == []
+    assert menu.response.content == "❌ The content image is not usable: dog.png is empty (0 bytes)."
+    assert menu.response.components == [] and world.engine.calls == []
+    assert list((world.config.data_dir / "picks").iterdir()) == []

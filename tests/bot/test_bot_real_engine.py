@@ -83,3 +83,27 @@ async def test_a_job_on_the_real_engine_reaches_the_user_with_previews(world):
         f"\nreal engine on CPU, 64 px, 4 iterations: defer to first preview {first_preview.at - started:.2f} s, "
         f"to result {finished - started:.2f} s"
     )
+
+
+@pytest.mark.bot(
+    engine=lambda: Engine(device="cpu"),
+    config={"engine": {"multiscale": False}, "defaults": {"size": 64, "iterations": 4}},
+    simcord={"settle_timeout": 300},
+)
+async def test_a_built_in_style_on_the_real_engine_with_its_own_settings(world):
+    await asyncio.to_thread(world.engine.load)
+    content = example("cat.png", 96)
+
+    # Picked from the picker, as a new member would: the photo alone, then a painting.
+    shown = await world.alice.slash(world.channel, "stylize", content=("cat.png", content), seed=7)
+    picked = await world.alice.select(shown.response, ["built-in:grande-jatte"])
+
+    [card] = picked.followups
+    embed = card.embeds[0]
+    assert embed.title == "Done", embed.description
+    assert embed.fields[0].value == "content cat.png · style built-in grande-jatte"
+    assert "style scale 2" in embed.fields[1].value  # the painting's own setting, shown on the card
+    stylized = Image.open(io.BytesIO(await card.attachments[0].read())).convert("RGB")
+    assert max(stylized.size) == 64
+    original = Image.open(io.BytesIO(content)).convert("RGB").resize(stylized.size)
+    assert np.abs(np.asarray(stylized, float) - np.asarray(original, float)).mean() > 1.0

@@ -112,19 +112,25 @@ async def test_defaults_come_from_the_config_and_the_seed_is_drawn_and_shown(wor
     assert f"seed {call.options.seed}" in parameters
 
 
-async def test_without_a_style_or_preset_the_user_is_told_and_nothing_is_queued(world, content_png):
+@pytest.mark.bot(config={"defaults": {"builtin_styles": False}})
+async def test_with_no_style_anywhere_the_user_is_told_and_nothing_is_queued(world, content_png):
+    # No style given, no presets on the server, its built-ins off: nothing to pick from.
     result = await stylize(world, content=content_png)
 
     assert result.ephemeral
-    assert "A style is needed" in result.response.content
+    assert result.response.content == (
+        "❌ A style is needed: attach a style image (style:). This server has no style presets and its built-in "
+        "styles are turned off (admins: /stylepreset add, or /stylesettings set builtin_styles on)."
+    )
+    assert result.response.components == []
     assert result.followups == []
     assert world.engine.calls == [] and job_dirs(world) == []
 
 
-async def test_an_unknown_preset_is_named(world, content_png):
+async def test_an_unknown_style_is_named(world, content_png):
     result = await stylize(world, content=content_png, preset="Monet")
 
-    assert "no preset named “Monet”" in result.response.content
+    assert result.response.content == "❌ There is no style called “Monet” on this server; /styles shows them."
     assert world.engine.calls == []
 
 
@@ -139,12 +145,20 @@ async def test_stylize_works_in_dms_with_global_defaults(world, content_png, sty
     assert world.engine.calls[0].options.size == world.config.defaults.size
 
 
-async def test_presets_are_refused_in_dms(world, content_png):
+@pytest.mark.parametrize(
+    ("preset", "message"),
+    [
+        ("Monet", "There is no built-in style called “Monet”; /styles shows them (a server's presets work only"),
+        ("preset:Monet", "“Monet” is a server's preset; presets belong to their servers. In DMs, use a built-in"),
+    ],
+)
+async def test_presets_are_refused_in_dms(world, content_png, preset, message):
     dora = world.env.create_user("dora")
 
-    result = await dora.slash("stylize", content=content_png, preset="Monet")
+    result = await dora.slash("stylize", content=content_png, preset=preset)
 
-    assert "Presets belong to servers" in result.response.content
+    assert result.response.content.startswith(f"❌ {message}")
+    assert world.engine.calls == []
 
 
 @pytest.mark.parametrize(
@@ -152,7 +166,7 @@ async def test_presets_are_refused_in_dms(world, content_png):
     [
         ({"size": 2048}, "size 2048 is above this server's limit of 1024 pixels"),
         ({"iterations": 5000}, "iterations 5000 is above this server's limit of 1000"),
-        ({"style_weights": "1,2"}, "style_weights has 2 weight(s) but the job has 1 style image(s)"),
+        ({"style_weights": "1,2"}, "style_weights has 2 weight(s) but the job has 1 style(s)"),
         ({"style_weights": "0"}, "at least one must be above zero"),
         ({"style_weights": "a lot"}, "style_weights must be numbers"),
     ],

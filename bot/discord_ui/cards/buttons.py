@@ -1,11 +1,9 @@
 """Buttons on job cards: Cancel, the re-runs and Timelapse. Their custom ids carry the job id, so they work
 after a restart.
 
-discord.py routes a click on any message to these `DynamicItem`s by matching the custom id's
-template; no view has to be kept in memory for a card. What a click acts on (`ButtonActions`) is
-handed to the buttons when the bot registers them: `CardButtons` makes, for one bot, copies of the
-three classes that hold its parts, and builds the cards' views from those copies (discord.py
-registers the class of every dynamic item it sends).
+They are `DynamicItem`s (see `dynamic_items`): no view has to be kept in memory for a card. What a click
+acts on (`ButtonActions`) is handed to the buttons when the bot registers them: `CardButtons` makes, for
+one bot, copies of the three classes that hold its parts, and builds the cards' views from those copies.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar
 
 import discord
 
@@ -22,6 +20,7 @@ from bot.core.job_files import JobFiles
 from bot.core.ledger import Ledger
 from bot.core.params import Rerun
 from bot.discord_ui.cards.render import Buttons
+from bot.discord_ui.dynamic_items import bound
 from bot.discord_ui.intake import Intake
 
 
@@ -160,17 +159,15 @@ class TimelapseButton(
 #: The re-run buttons under a result, in order.
 RESULT_RERUNS = (Rerun.STRONGER, Rerun.WEAKER, Rerun.COLOURS, Rerun.SEED, Rerun.UPSCALE)
 
-Item = TypeVar("Item", CancelButton, RerunButton, TimelapseButton)
-
 
 class CardButtons:
     """One bot's card buttons: the classes discord.py routes its clicks to (`item_types`, registered at
     start-up), bound to what they act on, and the view under a card made of them (`view`)."""
 
     def __init__(self, actions: ButtonActions) -> None:
-        self.cancel = _bound(CancelButton, actions)
-        self.rerun = _bound(RerunButton, actions)
-        self.timelapse = _bound(TimelapseButton, actions)
+        self.cancel = bound(CancelButton, actions)
+        self.rerun = bound(RerunButton, actions)
+        self.timelapse = bound(TimelapseButton, actions)
 
     def item_types(self) -> tuple[type[discord.ui.DynamicItem[Any]], ...]:
         return self.cancel, self.rerun, self.timelapse
@@ -188,10 +185,3 @@ class CardButtons:
         if job.result is not None and job.result.timelapse_file:
             view.add_item(self.timelapse(job.id))
         return view
-
-
-def _bound(item: type[Item], actions: ButtonActions) -> type[Item]:
-    """A subclass of `item` whose clicks act on `actions`, with the same custom id template."""
-    namespace = {"actions": actions, "__module__": item.__module__}
-    bound = type(item.__name__, (item,), namespace, template=item.__discord_ui_compiled_template__)
-    return cast("type[Item]", bound)

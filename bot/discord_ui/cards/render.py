@@ -17,6 +17,7 @@ import discord
 
 from bot.core.job import Job, JobState, Snapshot
 from bot.core.params import JobParams
+from bot.limits import ENGINE_DEFAULTS
 from bot.queue.payload import format_bytes
 
 COLOURS = {
@@ -127,6 +128,8 @@ def describe_params(params: JobParams) -> str:
     parts.append(COLOUR_MODES.get(params.preserve_colors, params.preserve_colors))
     if params.style_weights:
         parts.append("style weights " + ", ".join(f"{w:g}" for w in params.style_weights))
+    if params.style_scale != ENGINE_DEFAULTS.style_scale:  # a built-in's own
+        parts.append(f"style scale {params.style_scale:g}")
     parts.append(f"seed {params.seed}")
     return " · ".join(parts)
 

@@ -7,17 +7,20 @@ from discord import app_commands
 from discord.ext import commands
 
 HELP_TEXT = """\
-**/stylize** `content:` photo + `style:` artwork (or `preset:`) — paints the photo in that style.
+**/stylize** `content:` photo — send just the photo and pick a style from a menu; or add `style:` an artwork, \
+or `preset:` one of the styles **/styles** shows (built-in paintings and this server's presets).
+**/styles** — every style you can use here, as one picture.
 Options: `iterations`, `size`, `style_strength`, `preserve_colors` (keep the photo's colours), \
-`optimizer`, `learning_rate`, `beta1`/`beta2`/`epsilon` (Adam), `style2`/`style3` + `style_weights` \
-(e.g. `2,1`) to blend styles, `seed` to repeat a result.
+`optimizer`, `learning_rate`, `beta1`/`beta2`/`epsilon` (Adam); blend up to three styles with \
+`style2`/`style3`/`preset2`/`preset3` and `style_weights` (e.g. `2,1`); `seed` to repeat a result.
 Your job gets a card: place in the queue, then live previews. **Cancel** stops it; when it is done, \
 **Stronger style**, **Weaker style**, **Keep colours**/**Full colour** and **New seed** re-run it, \
 **Upscale ×2** paints it again at twice the size from the result, and **Timelapse** shows how it came to be.
-**Stylize** (right-click a message › Apps) — stylizes the message's image with a server preset.
+**Stylize** (right-click a message › Apps) — stylizes the message's image with a style you pick.
 **/queue** — your jobs and the queue length.
 **/stylepreset list** — this server's style presets.
-Admins (Manage Server): **/stylesettings** show | set | reset, **/stylepreset** add | remove."""
+Admins (Manage Server): **/stylesettings** show | set | reset (`builtin_styles off` hides the built-ins), \
+**/stylepreset** add | remove."""
 
 
 class HelpCog(commands.Cog):

@@ -11,6 +11,7 @@ from bot.config import Config
 from bot.core.errors import UserError
 from bot.core.server_settings import SETTING_KEYS, format_setting, load_settings
 from bot.core.store import Store
+from bot.styles.server_styles import ServerStyles
 
 KEY_CHOICES = [Choice(name=f"{key.name}: {key.description}"[:100], value=key.name) for key in SETTING_KEYS.values()]
 
@@ -25,9 +26,11 @@ class StyleSettingsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, styles: ServerStyles) -> None:
         self.store = store
         self.config = config
+        self.styles = styles
+        """Told of every change: builtin_styles decides which styles the server offers."""
 
     @group.command(name="show", description="Show this server's settings")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -61,6 +64,7 @@ class StyleSettingsCog(commands.Cog):
             await interaction.response.send_message(f"❌ {exc}", ephemeral=True)
             return
         await self.store.set_guild_setting(interaction.guild.id, key.value, parsed)
+        self.styles.changed(interaction.guild.id)
         await interaction.response.send_message(
             f"**{key.value}** is now {format_setting(key.value, parsed)}.", ephemeral=True
         )
@@ -72,5 +76,6 @@ class StyleSettingsCog(commands.Cog):
     async def reset(self, interaction: discord.Interaction, key: Choice[str] | None = None) -> None:
         assert interaction.guild_id is not None
         await self.store.reset_guild_settings(interaction.guild_id, key.value if key else None)
+        self.styles.changed(interaction.guild_id)
         what = f"**{key.value}** is" if key else "All settings are"
         await interaction.response.send_message(f"{what} back to the bot's default.", ephemeral=True)

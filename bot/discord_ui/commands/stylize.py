@@ -1,4 +1,4 @@
-"""/stylize, and the "Stylize" message menu with its preset picker."""
+"""/stylize, and the "Stylize" message menu; without a style, both show the style picker (`style_picker`)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from discord.app_commands import Choice, Range
 from discord.ext import commands
 
 from bot.core.param_check import UserOptions
-from bot.core.store import Preset, Store
-from bot.discord_ui.attachments import display_name
-from bot.discord_ui.commands.stylepreset import MAX_PRESETS, preset_choices
 from bot.discord_ui.intake import Intake
+from bot.discord_ui.style_display import autocomplete, style_choices
+from bot.discord_ui.style_picker import StylePicker
 from bot.limits import BETA1, BETA2, EPSILON, ITERATIONS, LEARNING_RATE, SEED, SIZE, STYLE_STRENGTH
+from bot.styles.server_styles import ServerStyles
 from stylecore.options import ColorMode, OptimizerName
-
-PICKER_TIMEOUT_S = 300
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 OPTIMIZER_CHOICES = [
@@ -46,32 +44,14 @@ def first_image(message: discord.Message) -> discord.Attachment | None:
     return None
 
 
-class PresetPicker(discord.ui.View):
-    """The "Stylize" menu's ephemeral choice of a server preset for the message's image."""
-
-    def __init__(self, intake: Intake, image: discord.Attachment, presets: list[Preset]) -> None:
-        super().__init__(timeout=PICKER_TIMEOUT_S)
-        self.intake = intake
-        self.image = image
-        self.choice: discord.ui.Select[PresetPicker] = discord.ui.Select(
-            placeholder="Choose a style preset",
-            options=[discord.SelectOption(label=preset.name, value=preset.name) for preset in presets[:MAX_PRESETS]],
-        )
-        self.choice.callback = self.chosen  # type: ignore[method-assign]  # discord.py's documented way to set a select's callback
-        self.add_item(self.choice)
-
-    async def chosen(self, interaction: discord.Interaction[Any]) -> None:
-        name = self.choice.values[0]
-        self.stop()
-        await interaction.response.edit_message(content=f"Stylizing with the preset **{name}**…", view=None)
-        await self.intake.stylize_message(interaction, self.image, name)
-
-
 class StylizeCog(commands.Cog):
-    def __init__(self, tree: app_commands.CommandTree[Any], intake: Intake, store: Store) -> None:
+    def __init__(
+        self, tree: app_commands.CommandTree[Any], intake: Intake, picker: StylePicker, styles: ServerStyles
+    ) -> None:
         self.tree = tree
         self.intake = intake
-        self.store = store
+        self.picker = picker
+        self.styles = styles
         # Context menus cannot be declared inside a cog class; they are added to the tree by hand.
         self.menu = app_commands.ContextMenu(name="Stylize", callback=self.stylize_message)
 
@@ -81,15 +61,17 @@ class StylizeCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.tree.remove_command(self.menu.name, type=self.menu.type)
 
-    @app_commands.command(name="stylize", description="Paint an image in the style of another (or of a preset)")
+    @app_commands.command(name="stylize", description="Paint a photo in the style of an artwork (or pick a style)")
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @app_commands.choices(optimizer=OPTIMIZER_CHOICES, preserve_colors=COLOUR_CHOICES)
     @app_commands.describe(
-        content="The photo to repaint",
-        style="The artwork whose style to use (or pick a preset)",
+        content="The photo to repaint (alone: pick a style from a menu)",
+        style="The artwork whose style to use (or name a style with preset)",
         style2="A second style image to blend in",
         style3="A third style image to blend in",
-        preset="One of this server's style presets",
+        preset="A built-in style or one of this server's presets (/styles shows them)",
+        preset2="Another built-in style or preset to blend in",
+        preset3="A third built-in style or preset to blend in",
         iterations="More iterations: more detail, longer wait",
         size="Longest side of the result in pixels",
         style_strength="How strongly the style shows (1 = normal, 2 = twice as strong)",
@@ -99,7 +81,7 @@ class StylizeCog(commands.Cog):
         beta2="Adam's second-moment decay",
         epsilon="Adam's numerical-stability term",
         preserve_colors="Keep the photo's colours, or take the style's",
-        style_weights="How much of each style, in order (style, style2, style3, preset), e.g. 2,1",
+        style_weights="How much of each style, in order style, style2, style3, preset, preset2, preset3; e.g. 2,1",
         seed="Random seed: the same seed and options give the same image",
     )
     async def stylize(
@@ -110,6 +92,8 @@ class StylizeCog(commands.Cog):
         style2: discord.Attachment | None = None,
         style3: discord.Attachment | None = None,
         preset: Range[str, 1, 100] | None = None,
+        preset2: Range[str, 1, 100] | None = None,
+        preset3: Range[str, 1, 100] | None = None,
         iterations: Range[int, ITERATIONS.lo, ITERATIONS.hi] | None = None,
         size: Range[int, SIZE.lo, SIZE.hi] | None = None,
         style_strength: Range[float, STYLE_STRENGTH.lo, STYLE_STRENGTH.hi] | None = None,
@@ -123,6 +107,9 @@ class StylizeCog(commands.Cog):
         seed: Range[int, SEED.lo, SEED.hi] | None = None,
     ) -> None:
         styles = [(role, image) for role, image in (("style", style), ("style2", style2), ("style3", style3)) if image]
+        named = [
+            (role, name) for role, name in (("preset", preset), ("preset2", preset2), ("preset3", preset3)) if name
+        ]
         options = UserOptions(
             iterations=iterations,
             size=size,
@@ -136,11 +123,16 @@ class StylizeCog(commands.Cog):
             style_weights=style_weights,
             seed=seed,
         )
-        await self.intake.stylize(interaction, content=content, styles=styles, preset=preset, options=options)
+        if not styles and not named:
+            await self.picker.offer(interaction, content, options)
+            return
+        await self.intake.stylize(interaction, content=content, styles=styles, named=named, options=options)
 
     @stylize.autocomplete("preset")
-    async def preset_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
-        return await preset_choices(self.store, interaction.guild_id, current)
+    @stylize.autocomplete("preset2")
+    @stylize.autocomplete("preset3")
+    async def style_autocomplete(self, interaction: discord.Interaction, current: str) -> list[Choice[str]]:
+        return await autocomplete(self.styles, interaction.guild_id, lambda styles: style_choices(styles, current))
 
     @app_commands.guild_only()
     async def stylize_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
@@ -148,16 +140,4 @@ class StylizeCog(commands.Cog):
         if image is None:
             await interaction.response.send_message("That message has no image attached.", ephemeral=True)
             return
-        assert interaction.guild_id is not None  # the menu is guild-only
-        presets = await self.store.presets(interaction.guild_id)
-        if not presets:
-            await interaction.response.send_message(
-                "This server has no style presets yet; someone with Manage Server can add one with /stylepreset add.",
-                ephemeral=True,
-            )
-            return
-        await interaction.response.send_message(
-            f"Pick a style for {display_name(image.filename)}:",
-            view=PresetPicker(self.intake, image, presets),
-            ephemeral=True,
-        )
+        await self.picker.offer(interaction, image, UserOptions())
