@@ -31,12 +31,14 @@ class UserOptions:
     seed: int | None = None
 
 
-def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int) -> JobParams:
-    """The job's parameters (to be checked: `check_params`); UserError for style weights that do not fit."""
+def resolve_params(options: UserOptions, settings: ServerSettings, style_count: int, *, frames: int = 1) -> JobParams:
+    """The job's parameters (to be checked: `check_params`) for content of `frames` frames (a clip when more
+    than one); UserError for style weights that do not fit."""
     strength = settings.style_strength if options.style_strength is None else options.style_strength
+    # A server's defaults may exceed a limit lowered later; the limit wins. A clip has a limit of its own.
+    max_size = min(settings.max_size, settings.max_video_size) if frames > 1 else settings.max_size
     return JobParams(
-        # A server's defaults may exceed a limit lowered later; the limit wins.
-        size=options.size or min(settings.size, settings.max_size),
+        size=options.size or min(settings.size, max_size),
         iterations=options.iterations or min(settings.iterations, settings.max_iterations),
         style_strength=STYLE_STRENGTH.clamp(strength),
         optimizer=options.optimizer or settings.optimizer,
@@ -47,6 +49,7 @@ def resolve_params(options: UserOptions, settings: ServerSettings, style_count: 
         beta2=ADAM_DEFAULTS.beta2 if options.beta2 is None else options.beta2,
         epsilon=ADAM_DEFAULTS.epsilon if options.epsilon is None else options.epsilon,
         style_weights=parse_style_weights(options.style_weights, style_count),
+        frames=frames,
     )
 
 
@@ -56,6 +59,16 @@ def check_params(params: JobParams, settings: ServerSettings, engine: EngineSett
 
     Also for re-runs, whose parameters were fixed under older settings.
     """
+    if params.clip:
+        if params.upscale_from:
+            raise UserError("Upscale ×2 works on still images, and this job's content is a clip.")
+        if params.frames > settings.max_frames:
+            raise UserError(f"This clip has {params.frames} frames; this server allows {settings.max_frames}.")
+        if params.size > settings.max_video_size:
+            raise UserError(
+                f"size {params.size} is above this server's limit of {settings.max_video_size} pixels for clips "
+                "(max_video_size)."
+            )
     # An upscale has a limit of its own; everything else, the server's max_size.
     max_size = settings.max_upscale_size if params.upscale_from else settings.max_size
     if params.size > max_size:
