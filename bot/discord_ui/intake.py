@@ -26,7 +26,7 @@ from bot.core.param_check import UserOptions, check_params, resolve_params
 from bot.core.params import EngineSettings, JobParams, Rerun
 from bot.core.server_settings import ServerSettings, load_settings
 from bot.core.store import Preset, Store
-from bot.discord_ui.attachments import ImageInput, read_attachment
+from bot.discord_ui.attachments import ClipLimits, ImageInput, read_attachment
 from bot.discord_ui.cooldowns import Cooldowns
 from bot.queue.interface import QueueRefused, QueueUnavailable
 from stylecore.options import StyleOptions
@@ -61,9 +61,9 @@ class Intake:
                     "A style is needed: attach a style image (style:) or pick one of the server's presets (preset:)."
                 )
             chosen = await self._preset(interaction, preset) if preset else None
-            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0))
+            content_input = await self._read_content(content, settings)
+            params = resolve_params(options, settings, len(styles) + (1 if chosen else 0), frames=content_input.frames)
             job_options = check_params(params, settings, self.engine)
-            content_input = await self._read(content, "content")
             checked = [await self._read(image, role) for role, image in styles]
             style_inputs: list[bytes | Path] = [item.data for item in checked]
             names = [item.name for item in checked]
@@ -83,9 +83,9 @@ class Intake:
 
         async def build(settings: ServerSettings) -> NewJob:
             chosen = await self._preset(interaction, preset)
-            params = resolve_params(UserOptions(), settings, 1)
+            content_input = await self._read_content(image, settings)
+            params = resolve_params(UserOptions(), settings, 1, frames=content_input.frames)
             job_options = check_params(params, settings, self.engine)
-            content_input = await self._read(image, "content")
             return self._new_job(
                 interaction,
                 params,
@@ -224,6 +224,17 @@ class Intake:
         limits = self.config.limits
         return await read_attachment(
             attachment, role=role, max_bytes=limits.max_attachment_bytes, max_pixels=limits.max_pixels
+        )
+
+    async def _read_content(self, attachment: discord.Attachment, settings: ServerSettings) -> ImageInput:
+        """The content: a still image, or a clip within the server's limits."""
+        limits = self.config.limits
+        return await read_attachment(
+            attachment,
+            role="content",
+            max_bytes=limits.max_attachment_bytes,
+            max_pixels=limits.max_pixels,
+            clips=ClipLimits(settings.max_frames, settings.max_video_size),
         )
 
     async def _preset(self, interaction: discord.Interaction, name: str) -> Preset:
