@@ -267,7 +267,7 @@ async def test_the_message_menu_needs_an_image_and_a_preset(world):
     no_image = await world.alice.context_menu(world.channel, "Stylize", plain)
     no_presets = await world.alice.context_menu(world.channel, "Stylize", pictured)
 
-    assert no_image.ephemeral and no_image.response.content == "That message has no image attached."
+    assert no_image.ephemeral and no_image.response.content == "That message has no image or video attached."
     assert no_presets.response.content.startswith("This server has no style presets yet")
     assert world.engine.calls == []
 
