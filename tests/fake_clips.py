@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from stylecore.errors import Cancelled
@@ -125,3 +126,15 @@ def run_clip(
         0.5,
         device,
     )
+
+
+def assert_painted_in_order(result: Clip, source: Sequence[Image.Image]) -> None:
+    """Each frame of `result` is the painting of its own frame of `source` (the closest of all of them): every
+    frame there, in order, whichever run painted it."""
+    expected = [np.asarray(paint(frame), np.float32) for frame in source]
+    assert len(result.frames) == len(expected)
+    for index, frame in enumerate(result.frames):
+        pixels = np.asarray(frame.resize(source[0].size), np.float32)
+        errors = [float(np.abs(pixels - other).mean()) for other in expected]
+        assert int(np.argmin(errors)) == index, (index, errors)
+        assert errors[index] < 12, (index, errors[index])

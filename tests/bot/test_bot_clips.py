@@ -8,7 +8,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import discord
-import numpy as np
 import pytest
 from bot_fakes import FakeEngine, animated_gif, png, settle_until
 from PIL import Image
@@ -18,7 +17,7 @@ from bot.core.params import Rerun
 from bot.queue import ENGINE_WAIT, IDLE_WAIT
 from bot.queue.engine.thread import NO_CLIPS
 from stylecore.video import Clip, load_clip
-from tests.fake_clips import paint
+from tests.fake_clips import assert_painted_in_order
 from tests.video import clips
 
 BOTH_WAITS = (IDLE_WAIT, ENGINE_WAIT)
@@ -53,17 +52,6 @@ def labels(card) -> list[str]:
 async def posted(card) -> tuple[str, bytes]:
     [attachment] = card.attachments
     return attachment.filename, await attachment.read()
-
-
-def assert_painted_in_order(result: Clip, source: list[Image.Image]) -> None:
-    """Each posted frame is the painting of its own input frame (the closest of all of them)."""
-    expected = [np.asarray(paint(frame), np.float32) for frame in source]
-    assert len(result.frames) == len(expected)
-    for index, frame in enumerate(result.frames):
-        pixels = np.asarray(frame.resize(source[0].size), np.float32)
-        errors = [float(np.abs(pixels - other).mean()) for other in expected]
-        assert int(np.argmin(errors)) == index, (index, errors)
-        assert errors[index] < 12, (index, errors[index])
 
 
 # -- clips in, clips out ---------------------------------------------------------------------------------
