@@ -394,3 +394,33 @@ async def test_retention_deletes_a_clips_files(world, gif):
     assert not job_dir.exists()
     click = await world.alice.click(card, label="New seed")
     assert click.response.content.startswith(f"❌ The images of job {job_id(card)} are no longer kept")
+
+
+@pytest.mark.bot(engine={"block_at_frame": 3}, external=BOTH_WAITS)
+async def test_queue_shows_a_running_clips_frame(world, gif):
+    [card] = (await stylize(world, ("dance.gif", gif))).followups
+
+    def on_third_frame() -> bool:
+        progress = world.bot.ledger.snapshot(job_id(card)).progress
+        return progress is not None and progress.frame == 2
+
+    await settle_until(world, on_third_frame)
+
+    result = await world.alice.slash(world.channel, "queue")
+
+    assert result.response.content.startswith(f"`{job_id(card)}` running (frame 3/8, iteration 5/5)")
+
+
+@pytest.mark.bot(engine={"block_at_frame": 3}, external=BOTH_WAITS)
+async def test_a_clip_cancelled_midway_stops_and_its_finished_frames_are_dropped(world, gif):
+    [card] = (await stylize(world, ("dance.gif", gif))).followups
+    kept = world.config.data_dir / "jobs" / job_id(card) / "frames"
+    await settle_until(world, lambda: len(list(kept.glob("*.png"))) == 3)
+
+    click = await world.alice.click(card, label="Cancel")
+
+    assert click.response.content == f"Cancelled job `{job_id(card)}`."
+    shown = world.env.backend.get_message(card.channel_id, card.id)
+    assert shown.embeds[0]["title"] == "Cancelled"
+    assert not kept.exists()
+    assert (await world.bot.store.job(job_id(card))).state is JobState.CANCELLED

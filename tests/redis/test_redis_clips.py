@@ -5,6 +5,7 @@ on from the last finished frame. Also what crosses the wire for clips, and how o
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -122,6 +123,38 @@ async def test_a_worker_killed_mid_clip_its_job_goes_on_elsewhere_from_the_last_
     assert isinstance(out, Clip) and out.durations == tuple(Fraction(ms, 1000) for ms in GIF_MS)
     assert_painted_in_order(out, frames)
     assert kept_frames(server, queue, item.job_id) == []
+
+
+async def test_a_worker_stopped_mid_clip_hands_it_back_and_the_next_goes_on_from_its_frames(
+    server: RedisServer,
+    queue: RedisQueue,
+    processes: WorkerProcesses,
+    recorder: Recorder,
+    jobs: Jobs,
+    gif_path: Path,
+    frames: list[Image.Image],
+) -> None:
+    first = processes.spawn(iteration_s=0.3, reclaim_s=30.0)  # handed back, it need not wait to be reclaimed
+    await wait_until(lambda: queue.workers_online() == 1, 30, "the first worker")
+    item = jobs.item(content=gif_path, max_frames=8, size=64, iterations=2)
+    await queue.put(item)
+    await wait_until(lambda: len(kept_frames(server, queue, item.job_id)) >= 2, 30, "two finished frames")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(30) == 0
+    kept = kept_frames(server, queue, item.job_id)
+    assert 2 <= len(kept) < 8 and item.job_id not in recorder.finished()
+
+    processes.spawn(iteration_s=0.01, reclaim_s=30.0)
+    await recorder.wait_finished([item.job_id], limit_s=60)
+
+    assert "handed back for another worker" in processes.log(0)
+    starts = recorder.started(item.job_id)
+    second_run = recorder.events[recorder.events.index(starts[-1]) :]
+    [resumed, *_] = [e.update for e in second_run if isinstance(e, JobUpdated) and isinstance(e.update, WorkProgress)]
+    assert resumed.frame == len(kept)
+    [finished] = recorder.finished()[item.job_id]
+    assert isinstance(finished.outcome, WorkResult)
+    assert_painted_in_order(load_clip(finished.outcome.image), frames)
 
 
 async def test_the_bot_sends_a_clip_through_redis_and_posts_it_with_its_frame_counter(
