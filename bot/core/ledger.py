@@ -342,7 +342,8 @@ class Ledger:
                     await self._started(live)
                 case JobUpdated(update=WorkRetry() as retry):
                     live.restarting(retry.message)
-                    await self.store.files.drop_frames(live.job)  # of the size that ran out of memory
+                    if live.job.params.clip:  # the frames kept are of the size that ran out of memory
+                        await self.store.files.drop_frames(live.job)
                     self._changed(live.job.id)
                 case JobUpdated(update=WorkFrame() as frame):
                     await self._keep_frame(live.job, frame)
