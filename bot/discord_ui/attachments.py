@@ -62,6 +62,13 @@ async def read_attachment(
         raise UserError(
             f"The {role} image {name} could not be downloaded from Discord ({exc.status}); please send it again."
         ) from None
+    return await check_content(data, name=name, role=role, max_bytes=max_bytes, max_pixels=max_pixels, clips=clips)
+
+
+async def check_content(
+    data: bytes, *, name: str, role: str, max_bytes: int, max_pixels: int, clips: ClipLimits | None = None
+) -> ImageInput:
+    """Check `data` as an image, or (with `clips`, for content) as a clip when its bytes say it is one."""
     if clips is not None and detect_format(data) is not None:
         return await check_clip(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels, clips=clips)
     return await check_image(data, name=name, role=role, max_bytes=max_bytes, max_pixels=max_pixels)
