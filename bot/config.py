@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from bot.limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
+from bot.limits import FRAMES, ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 from stylecore.options import COLOR_MODES, OPTIMIZERS, PRECISIONS, ColorMode, OptimizerName
 
 ENV_PREFIX = "STYLEBOT_"
@@ -89,6 +89,10 @@ class LimitsConfig:
     max_upscale_size: int = _key(4096, span=SIZE)
     """The most any server may allow for Upscale ×2 results (its own setting defaults to less)."""
     max_iterations: int = _key(1000, span=ITERATIONS)
+    max_frames: int = _key(48, span=FRAMES)
+    """Frames a clip may have (animated GIF or WebP, MP4, WebM, MOV); checked from the file's header."""
+    max_video_size: int = _key(384, span=SIZE)
+    """Longest side of a clip's result, px: smaller than stills, since every frame is painted."""
     max_job_seconds: float = _key(1800.0, lo=10.0, hi=86_400.0)
     """A job that runs longer is stopped and delivers its best image so far."""
     queue_max: int = _key(50, lo=1, hi=10_000)

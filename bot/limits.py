@@ -1,7 +1,8 @@
 """Every range a job's parameters must stay in, and the engine defaults the bot relies on, once.
 
 The Discord option ranges (/stylize), config validation ([defaults], [limits]), server settings
-(/stylesettings) and the job's parameter check all derive from these.
+(/stylesettings) and the job's parameter check all derive from these; the defaults of the limits
+themselves are the config's (`bot.config.LimitsConfig`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class Span(Generic[N]):
 #: Longest side of a result. Smaller images leave VGG's deepest style layers no room.
 SIZE = Span(64, MAX_SIZE)
 ITERATIONS = Span(1, 10_000)
+#: Frames of a clip (an animated GIF or WebP, a video): each is painted, so a clip costs about its
+#: frame count in stills. Up to 1000 (40 s at 25 fps) for a server with time to spare.
+FRAMES = Span(1, 1000)
 LEARNING_RATE = Span(1e-6, 1e4)
 STYLE_STRENGTH = Span(0.01, 100.0)
 BETA1 = Span(0.0, 0.9999)

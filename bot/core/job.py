@@ -69,6 +69,10 @@ class ResultInfo:
     bytes: int = 0
     """The result file's size, as the card reports it with its format."""
     timelapse_file: str | None = None
+    frames: int = 1
+    """A clip's frame count (the file is then MP4, GIF or WebP); 1 for a still image."""
+    fit: str | None = None
+    """What was done to fit the upload limit ("re-encoded at 288 px to fit 10 MiB"); None when nothing was."""
 
     @classmethod
     def of(cls, job: Job, result: WorkResult) -> ResultInfo:
@@ -84,6 +88,8 @@ class ResultInfo:
             size=result.options.size,
             bytes=len(result.image),
             timelapse_file=f"timelapse-{job.id}.{result.timelapse[1]}" if result.timelapse else None,
+            frames=result.frames,
+            fit=result.fit,
         )
 
 

@@ -4,6 +4,8 @@ Layout under `data_dir/jobs/<job id>/`:
     content                  the content image as uploaded (already checked)
     style<N>                 the style images, in order
     init                     an upscale's starting image (its parent's result)
+    frames/NNNN.png          a clip's output frames finished so far, while it runs: a run interrupted by a
+                             stop goes on from them at the next start
     stylized-…               the encoded result, kept for Upscale ×2 until retention
     timelapse-…              the run as an animated image, for the Timelapse button
 """
@@ -36,6 +38,20 @@ class JobFiles:
     def init_path(self, job: Job) -> Path:
         return self.job_dir(job.id) / "init"
 
+    def frame_path(self, job: Job, index: int) -> Path:
+        return self.job_dir(job.id) / "frames" / f"{index:04d}.png"
+
+    def finished_frames(self, job: Job) -> tuple[Path, ...]:
+        """A clip's finished frames kept, in order from the first, up to the first missing one (blocking)."""
+        paths: list[Path] = []
+        while (path := self.frame_path(job, len(paths))).exists():
+            paths.append(path)
+        return tuple(paths)
+
+    async def drop_frames(self, job: Job) -> None:
+        """Forget a clip's finished frames: its result is kept, or they are of a size no longer run."""
+        await asyncio.to_thread(shutil.rmtree, self.job_dir(job.id) / "frames", True)
+
     def result_path(self, job: Job) -> Path | None:
         return self.job_dir(job.id) / job.result.file_name if job.result else None
 
@@ -44,7 +60,7 @@ class JobFiles:
         return self.job_dir(job.id) / file_name if file_name else None
 
     async def write_output(self, path: Path | None, data: bytes) -> None:
-        """Write a result or timelapse file (`result_path`, `timelapse_path`)."""
+        """Write a result, timelapse or finished frame file (`result_path`, `timelapse_path`, `frame_path`)."""
         assert path is not None, "job.result must be set first"
         await asyncio.to_thread(write_file, path, data)
 

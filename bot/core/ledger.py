@@ -31,6 +31,7 @@ from bot.queue.messages import (
     JobUpdated,
     Outcome,
     WorkCancelled,
+    WorkFrame,
     WorkItem,
     WorkProgress,
     WorkResult,
@@ -87,7 +88,8 @@ class LiveJob:
     options: StyleOptions | None = None
     """The engine's options, from intake's check; made by `enqueue` for a job resumed after a restart."""
     counted_iterations: int = 0
-    """Iterations of the current attempt already added to the metrics."""
+    """Iterations of the current attempt (of its current frame, in a clip) already added to the metrics."""
+    counted_frame: int = 0
     counted_seconds: float = 0.0
 
     def snapshot(
@@ -107,6 +109,8 @@ class LiveJob:
 
     def progressed(self, progress: WorkProgress) -> tuple[int, float]:
         """Take a report; the iterations and seconds it adds to the metrics (a repeated report adds none)."""
+        if progress.frame != self.counted_frame:  # a clip's next frame: its iterations count from zero
+            self.counted_frame, self.counted_iterations = progress.frame, 0
         done = progress.iteration - self.counted_iterations
         seconds = progress.elapsed - self.counted_seconds
         self.progress = progress
@@ -120,7 +124,7 @@ class LiveJob:
     def restarting(self, note: str) -> None:
         """The job runs again from zero (smaller, or on another worker): that attempt counts afresh."""
         self.note = note
-        self.counted_iterations, self.counted_seconds = 0, 0.0
+        self.counted_iterations, self.counted_frame, self.counted_seconds = 0, 0, 0.0
 
     def moved(self) -> None:
         self.restarting(MOVED_NOTE)
@@ -269,6 +273,9 @@ class Ledger:
             guild_id=job.guild_id,
             owner_id=job.owner_id,
             init=files.init_path(job) if job.params.upscale_from else None,
+            max_frames=job.params.frames,
+            # A clip stopped midway (the bot was stopped) goes on from the frames it finished.
+            done=await asyncio.to_thread(files.finished_frames, job) if job.params.clip else (),
         )
         try:
             await self.queue.put(item)
@@ -335,7 +342,11 @@ class Ledger:
                     await self._started(live)
                 case JobUpdated(update=WorkRetry() as retry):
                     live.restarting(retry.message)
+                    if live.job.params.clip:  # the frames kept are of the size that ran out of memory
+                        await self.store.files.drop_frames(live.job)
                     self._changed(live.job.id)
+                case JobUpdated(update=WorkFrame() as frame):
+                    await self._keep_frame(live.job, frame)
                 case JobUpdated(update=WorkProgress() as progress):
                     iterations, seconds = live.progressed(progress)
                     if iterations:
@@ -368,6 +379,15 @@ class Ledger:
         await self._finish(live, JobState.FAILED, error=error, must_save=False)
         return True
 
+    async def _keep_frame(self, job: Job, frame: WorkFrame) -> None:
+        """Keep a clip's finished frame, so that a stop does not cost the frames done (a frame that cannot be
+        written only costs its time again: it is not offered again)."""
+        files = self.store.files
+        try:
+            await files.write_output(files.frame_path(job, frame.index), frame.image)
+        except OSError as exc:
+            log.warning("job %s: finished frame %d not kept (%s)", job.id, frame.index, _problem(exc))
+
     async def _started(self, live: LiveJob) -> None:
         job = live.job
         if job.state is JobState.RUNNING:  # handed to another worker: the first one stopped responding
@@ -391,7 +411,14 @@ class Ledger:
             if outcome.timelapse:
                 await files.write_output(files.timelapse_path(done), outcome.timelapse[0])
             await self._finish(live, JobState.DONE, result=outcome.image, info=info)
-            self.durations.learn(iterations=outcome.iterations, size=outcome.options.size, elapsed=outcome.elapsed)
+            params = job.params
+            self.durations.learn(
+                # A clip's rate is learned per frame of its first frame's iterations (`EtaModel`).
+                iterations=params.iterations if params.clip else outcome.iterations,
+                size=outcome.options.size,
+                elapsed=outcome.elapsed,
+                frames=params.frames,
+            )
         elif isinstance(outcome, WorkCancelled):
             await self._finish(live, JobState.CANCELLED)
         else:
@@ -437,6 +464,8 @@ class Ledger:
             for listener in self.listeners:
                 listener.job_ended(final_snapshot)
         self._waiting_changed()  # their positions and ETAs moved
+        if job.params.clip:  # its result is kept (or there is none to make): the frames finished are done with
+            await self.store.files.drop_frames(job)
 
     def _changed(self, job_id: str) -> None:
         live = self._live.get(job_id)

@@ -39,21 +39,24 @@ def resolve_params(
     *,
     named: Sequence[StyleRef] = (),
     own_defaults: Mapping[str, float] | None = None,
+    frames: int = 1,
 ) -> JobParams:
     """The job's parameters (to be checked: `check_params`); UserError for style weights that do not fit.
 
     `roles` names the option that gave each style, in blend order; `named` are the presets and built-ins
     among them. `own_defaults` are a lone built-in's own settings (`BuiltinStyle.defaults`, by engine
-    option name): they replace the server's defaults, and what the member chose replaces them.
+    option name): they replace the server's defaults, and what the member chose replaces them. `frames`:
+    the content's frame count (a clip when more than one).
     """
     own = own_defaults or {}
     if options.style_strength is not None:
         strength = options.style_strength
     else:
         strength = own.get("style_weight", settings.style_strength)
+    # A server's defaults may exceed a limit lowered later; the limit wins. A clip has a limit of its own.
+    max_size = min(settings.max_size, settings.max_video_size) if frames > 1 else settings.max_size
     return JobParams(
-        # A server's defaults may exceed a limit lowered later; the limit wins.
-        size=options.size or min(settings.size, settings.max_size),
+        size=options.size or min(settings.size, max_size),
         iterations=options.iterations or min(settings.iterations, settings.max_iterations),
         style_strength=STYLE_STRENGTH.clamp(strength),
         optimizer=options.optimizer or settings.optimizer,
@@ -66,6 +69,7 @@ def resolve_params(
         style_weights=parse_style_weights(options.style_weights, roles),
         style_scale=own.get("style_scale", ENGINE_DEFAULTS.style_scale),
         named_styles=tuple(named),
+        frames=frames,
     )
 
 
@@ -75,6 +79,16 @@ def check_params(params: JobParams, settings: ServerSettings, engine: EngineSett
 
     Also for re-runs, whose parameters were fixed under older settings.
     """
+    if params.clip:
+        if params.upscale_from:
+            raise UserError("Upscale ×2 works on still images, and this job's content is a clip.")
+        if params.frames > settings.max_frames:
+            raise UserError(f"This clip has {params.frames} frames; this server allows {settings.max_frames}.")
+        if params.size > settings.max_video_size:
+            raise UserError(
+                f"size {params.size} is above this server's limit of {settings.max_video_size} pixels for clips "
+                "(max_video_size)."
+            )
     # An upscale has a limit of its own; everything else, the server's max_size.
     max_size = settings.max_upscale_size if params.upscale_from else settings.max_size
     if params.size > max_size:

@@ -86,6 +86,13 @@ class JobParams:
     """The presets and built-ins among the job's styles (the images themselves are the job's files)."""
     upscale_from: int | None = None
     """An upscale of a result this many pixels a side: the job starts from that result (its init image)."""
+    frames: int = 1
+    """The content's frames: more than one for a clip (an animated GIF or WebP, a video), painted frame by
+    frame; `size` is then the clip's size (the server's `max_video_size` applies)."""
+
+    @property
+    def clip(self) -> bool:
+        return self.frames > 1
 
     def rerun(self, variant: Rerun) -> JobParams:
         """The parameters of a re-run: same inputs and seed, one thing changed (Upscale: `EngineSettings.upscaled`)."""
@@ -149,7 +156,8 @@ class EngineSettings:
             preview_every=max(every, params.iterations // PREVIEW_TICKS),
             init="image" if params.upscale_from else "content",
             upscale_from=params.upscale_from,
-            timelapse_frames=TIMELAPSE_FRAMES,
+            # A clip is its own animation: no timelapse of its run.
+            timelapse_frames=0 if params.clip else TIMELAPSE_FRAMES,
         ).validated()
 
     def upscaled(self, params: JobParams, result_size: int) -> JobParams:

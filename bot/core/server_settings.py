@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
 from bot.core.errors import UserError
-from bot.limits import ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
+from bot.limits import FRAMES, ITERATIONS, LEARNING_RATE, SIZE, STYLE_STRENGTH, Span
 from stylecore.options import COLOR_MODES, OPTIMIZERS, ColorMode, OptimizerName
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ class ServerSettings:
     """Channels where /stylize works; empty: every channel."""
     builtin_styles: bool
     """The built-in styles are offered besides the server's presets."""
+    max_frames: int
+    """Frames a clip may have."""
+    max_video_size: int
+    """Largest size of a clip's result (longest side, px)."""
 
     @classmethod
     def resolve(cls, config: Config, overrides: Mapping[str, Any]) -> ServerSettings:
@@ -56,6 +60,8 @@ class ServerSettings:
             jobs_per_user=config.limits.jobs_per_user,
             allowed_channels=(),
             builtin_styles=config.defaults.builtin_styles,
+            max_frames=config.limits.max_frames,
+            max_video_size=config.limits.max_video_size,
         )
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {
@@ -71,6 +77,8 @@ class ServerSettings:
             max_upscale_size=min(merged.max_upscale_size, config.limits.max_upscale_size),
             max_iterations=min(merged.max_iterations, config.limits.max_iterations),
             jobs_per_user=min(merged.jobs_per_user, config.limits.jobs_per_user),
+            max_frames=min(merged.max_frames, config.limits.max_frames),
+            max_video_size=min(merged.max_video_size, config.limits.max_video_size),
         )
 
 
@@ -194,6 +202,16 @@ SETTING_KEYS: dict[str, SettingKey] = {
         SettingKey("allowed_channels", "channels where /stylize works (all: everywhere)", _channels),
         SettingKey(
             "builtin_styles", "offer the built-in styles besides this server's presets", _switch("builtin_styles")
+        ),
+        SettingKey(
+            "max_frames",
+            "most frames a clip (GIF, video) may have",
+            _int_in("max_frames", lambda c: FRAMES.lo, lambda c: c.limits.max_frames),
+        ),
+        SettingKey(
+            "max_video_size",
+            "largest size of a clip's result (px)",
+            _int_in("max_video_size", lambda c: SIZE.lo, lambda c: c.limits.max_video_size),
         ),
     )
 }

@@ -26,7 +26,7 @@ from bot.core.param_check import UserOptions, check_params, resolve_params
 from bot.core.params import EngineSettings, JobParams, Rerun
 from bot.core.server_settings import ServerSettings, load_settings
 from bot.core.store import Store
-from bot.discord_ui.attachments import ImageInput, check_image, read_attachment
+from bot.discord_ui.attachments import ClipLimits, ImageInput, check_content, read_attachment
 from bot.discord_ui.cooldowns import Cooldowns
 from bot.limits import MAX_STYLES
 from bot.queue.interface import QueueRefused, QueueUnavailable
@@ -88,9 +88,17 @@ class Intake:
             chosen = [available.find(typed) for _, typed in named]
             # A lone style brings its own settings (only built-ins have any), as on the command line.
             own = chosen[0].defaults if len(roles) == 1 and chosen else None
-            params = resolve_params(options, settings, roles, named=[s.ref for s in chosen], own_defaults=own)
+            # The content first: its parameters depend on whether it is a clip.
+            content_input = await self.read_content(content, settings)
+            params = resolve_params(
+                options,
+                settings,
+                roles,
+                named=[s.ref for s in chosen],
+                own_defaults=own,
+                frames=content_input.frames,
+            )
             job_options = check_params(params, settings, self.engine)
-            content_input = await self._content(content)
             checked = [await self.read(image, role) for role, image in styles]
             style_inputs: list[bytes | Path] = [item.data for item in checked]
             style_inputs += [await style.read() for style in chosen]
@@ -236,17 +244,26 @@ class Intake:
             attachment, role=role, max_bytes=limits.max_attachment_bytes, max_pixels=limits.max_pixels
         )
 
-    async def _content(self, content: discord.Attachment | KeptPhoto) -> ImageInput:
-        if isinstance(content, discord.Attachment):
-            return await self.read(content, "content")
-        # Checked when it was kept; again, as the limits may have changed with a restart since.
+    async def read_content(self, content: discord.Attachment | KeptPhoto, settings: ServerSettings) -> ImageInput:
+        """The content: a still image, or a clip within the server's limits (a kept photo is checked again:
+        the limits may have changed with a restart since it was kept)."""
         limits = self.config.limits
-        return await check_image(
+        clips = ClipLimits(settings.max_frames, settings.max_video_size)
+        if isinstance(content, discord.Attachment):
+            return await read_attachment(
+                content,
+                role="content",
+                max_bytes=limits.max_attachment_bytes,
+                max_pixels=limits.max_pixels,
+                clips=clips,
+            )
+        return await check_content(
             content.data,
             name=content.name,
             role="content",
             max_bytes=limits.max_attachment_bytes,
             max_pixels=limits.max_pixels,
+            clips=clips,
         )
 
 

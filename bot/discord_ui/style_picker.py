@@ -117,7 +117,7 @@ class StylePicker:
             available = await self.styles.available(interaction.guild_id)
             if not available.all:
                 raise UserError(f"A style is needed: attach a style image (style:). {available.why_none}.")
-            photo = await self.intake.read(content, "content")
+            photo = await self.intake.read_content(content, settings)
             pick = PendingPick(
                 id=new_pick_id(),
                 owner_id=interaction.user.id,

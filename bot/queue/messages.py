@@ -1,7 +1,8 @@
 """Every message that crosses the queue, between the bot and a worker (in this process or another).
 
 A job goes to a worker as a `WorkItem`; the worker answers with updates (`WorkProgress`, an
-out-of-memory `WorkRetry`) and one `Outcome`, which the queue hands to the ledger as `JobEvent`s.
+out-of-memory `WorkRetry`, a clip's finished `WorkFrame`s) and one `Outcome`, which the queue hands to
+the ledger as `JobEvent`s.
 They hold only small, copied data (paths, options, encoded images), so a queue can carry them
 to and from another machine.
 """
@@ -29,6 +30,11 @@ class WorkItem:
     owner_id: int = 0
     init: Path | None = None
     """Where the run starts (an upscale's result to upsample); None: from the content."""
+    max_frames: int = 1
+    """The frames the content may have: a clip's own count, as intake decoded it (1: a still image)."""
+    done: tuple[Path, ...] = ()
+    """A clip's output frames that an interrupted run of this job already finished (PNG), in order from the
+    first: the run goes on from the next one."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class WorkProgress:
     tile: int = 0
     """In a tiled scale (a large image), the tile just stepped, 0-based."""
     tiles: int = 1
+    frame: int = 0
+    """In a clip, the frame being painted, 0-based; `iteration` and `total` count within it, `elapsed` and
+    `eta` cover the whole clip."""
+    frames: int = 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,16 @@ class WorkRetry:
     @property
     def message(self) -> str:
         return f"The GPU ran out of memory at {self.size} px; retrying at {self.smaller} px."
+
+
+@dataclass(frozen=True)
+class WorkFrame:
+    """A clip's output frame is final: the worker keeps it, so that a run interrupted later goes on from the
+    next frame (`WorkItem.done`)."""
+
+    index: int
+    image: bytes
+    """PNG, at the output size."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,10 @@ class WorkResult:
     device: str
     timelapse: tuple[bytes, str] | None = None
     """The run as an animated image and its file extension; None when no frames fit the upload limit."""
+    frames: int = 1
+    """A clip's frame count (`image` is then MP4, GIF or WebP); 1 for a still image."""
+    fit: str | None = None
+    """What was done to fit the upload limit, as a sentence for the card; None when nothing was."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +112,7 @@ class WorkCancelled:
 
 
 Outcome = WorkResult | WorkFailed | WorkCancelled
-WorkUpdate = WorkProgress | WorkRetry
+WorkUpdate = WorkProgress | WorkRetry | WorkFrame
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
 """How large a job's images are, and the one rule for a queue that carries them to other machines.
 
-The Redis queue copies every image of a job into Redis for its worker; it takes none larger than
-`limits.max_attachment_bytes`, the largest image the bot takes from Discord. Intake's checks keep
-uploads under it already; a preset added under a higher limit, a re-run of such a job, or an upscale
-of a result larger than it (results are bound by the upload limit instead) is caught here. The
-ledger asks before accepting a job (`JobQueue.check_payload`, so only its member hears of it), and
-`put` asks again (`work_item_payload`, `check_images`).
+The Redis queue copies every image of a job into Redis for its worker (a clip's file is its content
+image); it takes none larger than `limits.max_attachment_bytes`, the largest file the bot takes from
+Discord. Intake's checks keep uploads under it already; a preset added under a higher limit, a re-run
+of such a job, or an upscale of a result larger than it (results are bound by the upload limit
+instead) is caught here. The ledger asks before accepting a job (`JobQueue.check_payload`, so only its
+member hears of it), and `put` asks again (`work_item_payload`, `check_images`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 `FakeEngine` has `stylecore.Engine`'s signature and contract (progress with previews on the
 calling thread, `cancel` honoured within one iteration, a StyleResult with the seed filled in) but
-returns at once, so tests exercise the bot rather than VGG-19.
+returns at once, so tests exercise the bot rather than VGG-19. Its `stylize_clip` follows issue 13's
+contract (`tests/fake_clips.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from PIL import Image
 from stylecore.errors import Cancelled, OutOfMemoryError
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
+from stylecore.video.clip import Clip
+from tests.fake_clips import FakeClipResult, run_clip
 
 FAKE_SEED = 4242
 
@@ -31,15 +34,27 @@ class EngineCall:
     style_sizes: list[tuple[int, int]]
     options: StyleOptions
     init_size: tuple[int, int] | None = None
+    frames: int = 1
+    """A clip's frames (1: a still image)."""
+    done: int = 0
+    """The finished frames a clip's run was given, to go on from."""
 
 
 class FakeEngine:
     def __init__(
-        self, *, block: bool = False, error: Exception | None = None, oom_above: int | None = None, tiles: int = 1
+        self,
+        *,
+        block: bool = False,
+        error: Exception | None = None,
+        oom_above: int | None = None,
+        tiles: int = 1,
+        block_at_frame: int | None = None,
     ) -> None:
         self.calls: list[EngineCall] = []
         self.block = block
         """Each job waits for `release()` (or its cancel event) before iterating."""
+        self.block_at_frame = block_at_frame
+        """A clip waits for `release()` (or its cancel event) before painting this frame: a stop mid-clip."""
         self.released = threading.Event()
         self.error = error
         self.oom_above = oom_above
@@ -53,6 +68,40 @@ class FakeEngine:
 
     def release(self) -> None:
         self.released.set()
+
+    def stylize_clip(
+        self,
+        clip: Clip,
+        styles: Sequence[Image.Image],
+        options: StyleOptions | None = None,
+        *,
+        done: Sequence[Image.Image] = (),
+        on_frame: Callable[[int, Image.Image], None] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> FakeClipResult:
+        options = options or StyleOptions()
+        self.calls.append(
+            EngineCall(clip.size, [style.size for style in styles], options, frames=len(clip.frames), done=len(done))
+        )
+        if self.oom_above is not None and options.size > self.oom_above:
+            raise OutOfMemoryError(f"CUDA out of memory at {options.size} px")
+        if self.error is not None:
+            raise self.error
+        self._wait(cancel, self.block)
+
+        def frame_done(index: int, image: Image.Image) -> None:
+            if on_frame is not None:
+                on_frame(index, image)
+            if self.block_at_frame is not None and index + 1 == self.block_at_frame:
+                self._wait(cancel, True)
+
+        return run_clip(clip, options, done=done, on_frame=frame_done, progress=progress, cancel=cancel)
+
+    def _wait(self, cancel: threading.Event | None, block: bool) -> None:
+        while block and not self.released.wait(0.002):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled while waiting")
 
     def stylize(
         self,
@@ -77,9 +126,7 @@ class FakeEngine:
             raise OutOfMemoryError(f"CUDA out of memory at {options.size} px")
         if self.error is not None:
             raise self.error
-        while self.block and not self.released.wait(0.002):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled while waiting")
+        self._wait(cancel, self.block)
         scale = options.size / max(content.size)
         width, height = max(1, round(content.width * scale)), max(1, round(content.height * scale))
         for iteration in range(1, options.iterations + 1):

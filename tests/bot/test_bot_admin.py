@@ -289,7 +289,7 @@ async def test_the_message_menu_needs_an_image_and_a_style_to_pick(world):
     no_image = await world.alice.context_menu(world.channel, "Stylize", plain)
     no_styles = await world.alice.context_menu(world.channel, "Stylize", pictured)
 
-    assert no_image.ephemeral and no_image.response.content == "That message has no image attached."
+    assert no_image.ephemeral and no_image.response.content == "That message has no image or video attached."
     assert no_styles.response.content.startswith("❌ A style is needed: attach a style image (style:). This server")
     assert no_styles.response.components == []
     assert world.engine.calls == []

@@ -6,6 +6,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 import pytest
+from bot_world import World, bot_world
 from redis_helpers import Jobs, LocalWorkers, Recorder, WorkerProcesses
 from redis_server import RedisServer
 
@@ -60,3 +61,10 @@ async def queue(server: RedisServer, prefix: str, recorder: Recorder) -> AsyncIt
     await redis_queue.start(recorder)
     yield redis_queue
     await redis_queue.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path, server: RedisServer, prefix: str, processes: WorkerProcesses) -> AsyncIterator[World]:
+    """The bot under simcord on this Redis, with one sleepy worker process (`bot_world`)."""
+    async with bot_world(tmp_path, server, prefix, processes) as world:
+        yield world

@@ -2,7 +2,9 @@
 thread, cancel seen within one iteration, a StyleResult with the seed filled in. Each iteration
 sleeps `iteration_s`, so a job takes a predictable time; seed CRASH_SEED kills the process mid-job
 (the poison job of the tests). It keeps the init images it was given, and logs their size and a
-digest of their pixels (a worker process's log is what a test can read of it)."""
+digest of their pixels (a worker process's log is what a test can read of it). Its `stylize_clip` follows
+issue 13's contract (`tests/fake_clips.py`), each iteration sleeping as a still's, and logs the frame a run
+starts from."""
 
 from __future__ import annotations
 
@@ -18,10 +20,13 @@ from PIL import Image
 from stylecore.errors import Cancelled
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
+from tests.fake_clips import FakeClipResult, run_clip
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable, Sequence
+
+    from stylecore.video.clip import Clip
 
 CRASH_SEED = 666
 
@@ -41,6 +46,32 @@ class SleepyEngine:
 
     def load(self) -> None:
         return None
+
+    def stylize_clip(
+        self,
+        clip: Clip,
+        styles: Sequence[Image.Image],
+        options: StyleOptions | None = None,
+        *,
+        done: Sequence[Image.Image] = (),
+        on_frame: Callable[[int, Image.Image], None] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> FakeClipResult:
+        options = options or StyleOptions()
+        self.jobs += 1
+        log.info("clip of %d frames, starting at frame %d", len(clip.frames), len(done))
+        return run_clip(
+            clip,
+            options,
+            done=done,
+            on_frame=on_frame,
+            progress=progress,
+            cancel=cancel,
+            step=lambda: time.sleep(self.iteration_s),
+            seconds_per_iteration=self.iteration_s,
+            device="sleepy",
+        )
 
     def stylize(
         self,

@@ -104,6 +104,8 @@ class Jobs:
         seed: int = 1,
         job_id: str | None = None,
         init: Path | None = None,
+        content: Path | None = None,
+        max_frames: int = 1,
     ) -> WorkItem:
         options = StyleOptions(
             size=size,
@@ -115,7 +117,7 @@ class Jobs:
         ).validated()
         return WorkItem(
             job_id=job_id or secrets.token_hex(4),
-            content=self.content,
+            content=content or self.content,
             styles=(self.style,),
             options=options,
             max_result_bytes=8 * 1024 * 1024,
@@ -123,6 +125,7 @@ class Jobs:
             guild_id=guild_id,
             owner_id=owner_id,
             init=init,
+            max_frames=max_frames,
         )
 
 

@@ -156,8 +156,9 @@ class TimelapseButton(
         )
 
 
-#: The re-run buttons under a result, in order.
+#: The re-run buttons under a result, in order; a clip's have no Upscale ×2 (it paints still images).
 RESULT_RERUNS = (Rerun.STRONGER, Rerun.WEAKER, Rerun.COLOURS, Rerun.SEED, Rerun.UPSCALE)
+CLIP_RERUNS = tuple(variant for variant in RESULT_RERUNS if variant is not Rerun.UPSCALE)
 
 
 class CardButtons:
@@ -180,8 +181,8 @@ class CardButtons:
         if buttons == "cancel":
             view.add_item(self.cancel(job.id))
             return view
-        for variant in RESULT_RERUNS:
+        for variant in CLIP_RERUNS if job.params.clip else RESULT_RERUNS:
             view.add_item(self.rerun(job.id, variant, variant.label(job.params)))
-        if job.result is not None and job.result.timelapse_file:
+        if job.result is not None and job.result.timelapse_file:  # never a clip's
             view.add_item(self.timelapse(job.id))
         return view

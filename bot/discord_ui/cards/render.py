@@ -1,8 +1,8 @@
 """What a job's card says: pure rendering, no Discord calls.
 
 A card is one message per job that changes as the job moves: queued (#N, ETA), running
-(iteration, scale, elapsed, ETA, preview), then done (result, parameters, re-run buttons),
-failed or cancelled.
+(a clip's frame, iteration, scale, elapsed, ETA, preview), then done (result, parameters, re-run
+buttons), failed or cancelled.
 """
 
 from __future__ import annotations
@@ -87,13 +87,19 @@ def render(state: Snapshot) -> Card:
         if result.size != job.params.size:
             took += f"; ran at {result.size} px after running out of GPU memory"
         kind = result.file_name.rsplit(".", 1)[-1].upper()
-        embed.description = f"{took}.\n{kind} · {result.width}×{result.height} · {format_bytes(result.bytes)}"
+        frames = f" · {result.frames} frames" if result.frames > 1 else ""
+        lines = [f"{took}.", f"{kind} · {result.width}×{result.height}{frames} · {format_bytes(result.bytes)}"]
+        if result.fit:
+            lines.append(f"{result.fit[:1].upper()}{result.fit[1:]} (the upload limit here).")
+        embed.description = "\n".join(lines)
         embed.add_field(name="Parameters", value=describe_params(job.params), inline=False)
         file = None
         if state.result is not None:
             file = (result.file_name, state.result)
-            embed.set_image(url=f"attachment://{result.file_name}")
-        return Card(f"<@{job.owner_id}> your image is ready.", embed, file, "rerun", progress=False)
+            if result.frames == 1:  # an embed shows only pictures: a clip plays as the message's attachment
+                embed.set_image(url=f"attachment://{result.file_name}")
+        what = "clip" if result.frames > 1 else "image"
+        return Card(f"<@{job.owner_id}> your {what} is ready.", embed, file, "rerun", progress=False)
     if job.state is JobState.FAILED:
         embed.title = "Failed"
         embed.description = job.error or "The job failed."
@@ -118,8 +124,9 @@ def moved_card(job: Job, link: str) -> Card:
 def describe_params(params: JobParams) -> str:
     lr = "auto" if params.learning_rate is None else f"{params.learning_rate:g}"
     parts = [
+        *([f"clip of {params.frames} frames"] if params.clip else []),
         f"size {params.size} px",
-        f"{params.iterations} iterations",
+        f"{params.iterations} iterations" + (" (first frame)" if params.clip else ""),
         f"style strength {params.style_strength:g}",
         f"optimizer {params.optimizer} (learning rate {lr})",
     ]
@@ -167,10 +174,12 @@ def _running(state: Snapshot) -> str:
         lines.append("Starting…")
     else:
         tile = f" · tile {progress.tile + 1}/{progress.tiles}" if progress.tiles > 1 else ""
+        frame = f"Frame **{progress.frame + 1}/{progress.frames}** · " if progress.frames > 1 else ""
         lines.append(
-            f"Iteration **{progress.iteration}/{progress.total}** · "
+            f"{frame}Iteration **{progress.iteration}/{progress.total}** · "
             f"scale {progress.scale + 1}/{progress.scales}"
             f" ({progress.width}×{progress.height}){tile}"
         )
-        lines.append(f"{format_duration(progress.elapsed)} elapsed · ETA {_eta(progress.eta)}")
+        whole = " for the whole clip" if progress.frames > 1 else ""
+        lines.append(f"{format_duration(progress.elapsed)} elapsed · ETA {_eta(progress.eta)}{whole}")
     return "\n".join(lines)

@@ -13,6 +13,8 @@ or `preset:` one of the styles **/styles** shows (built-in paintings and this se
 Options: `iterations`, `size`, `style_strength`, `preserve_colors` (keep the photo's colours), \
 `optimizer`, `learning_rate`, `beta1`/`beta2`/`epsilon` (Adam); blend up to three styles with \
 `style2`/`style3`/`preset2`/`preset3` and `style_weights` (e.g. `2,1`); `seed` to repeat a result.
+`content:` may also be a clip (an animated GIF or WebP, a short MP4, WebM or MOV): every frame is painted, \
+and it comes back as a clip of the same kind (an MP4 for a video).
 Your job gets a card: place in the queue, then live previews. **Cancel** stops it; when it is done, \
 **Stronger style**, **Weaker style**, **Keep colours**/**Full colour** and **New seed** re-run it, \
 **Upscale ×2** paints it again at twice the size from the result, and **Timelapse** shows how it came to be.

@@ -35,7 +35,10 @@ class QueueStatusCog(commands.Cog):
         job, progress = snapshot.job, snapshot.progress
         eta_text = f", ETA ~{format_duration(snapshot.eta)}" if snapshot.eta is not None else ""
         if job.state is JobState.RUNNING:
-            done = f" (iteration {progress.iteration}/{progress.total})" if progress and progress.iteration else ""
+            done = ""
+            if progress and progress.iteration:
+                frame = f"frame {progress.frame + 1}/{progress.frames}, " if progress.frames > 1 else ""
+                done = f" ({frame}iteration {progress.iteration}/{progress.total})"
             where = f"running{done}"
         else:
             where = f"#{snapshot.position} in queue" if snapshot.position else "starting"

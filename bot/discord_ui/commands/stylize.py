@@ -18,7 +18,8 @@ from bot.limits import BETA1, BETA2, EPSILON, ITERATIONS, LEARNING_RATE, SEED, S
 from bot.styles.server_styles import ServerStyles
 from stylecore.options import ColorMode, OptimizerName
 
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+#: What the message menu picks as content by its name or declared type (the bytes decide later).
+MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".mp4", ".webm", ".mov"}
 OPTIMIZER_CHOICES = [
     Choice(name="L-BFGS (best quality)", value="lbfgs"),
     Choice(name="Adam (smooth, any size)", value="adam"),
@@ -36,10 +37,10 @@ COLOUR_VALUES: dict[str, ColorMode] = {name: name for name in get_args(ColorMode
 
 
 def first_image(message: discord.Message) -> discord.Attachment | None:
-    """The message's first attachment that claims to be an image (it is checked properly later)."""
+    """The message's first attachment that claims to be an image or a video (it is checked properly later)."""
     for attachment in message.attachments:
-        declared = (attachment.content_type or "").startswith("image/")
-        if declared or PurePath(attachment.filename).suffix.lower() in IMAGE_EXTENSIONS:
+        declared = (attachment.content_type or "").startswith(("image/", "video/"))
+        if declared or PurePath(attachment.filename).suffix.lower() in MEDIA_EXTENSIONS:
             return attachment
     return None
 
@@ -65,7 +66,7 @@ class StylizeCog(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     @app_commands.choices(optimizer=OPTIMIZER_CHOICES, preserve_colors=COLOUR_CHOICES)
     @app_commands.describe(
-        content="The photo to repaint (alone: pick a style from a menu)",
+        content="The photo (or GIF, WebP, MP4, WebM, MOV clip) to repaint; alone: pick a style from a menu",
         style="The artwork whose style to use (or name a style with preset)",
         style2="A second style image to blend in",
         style3="A third style image to blend in",
@@ -138,6 +139,6 @@ class StylizeCog(commands.Cog):
     async def stylize_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         image = first_image(message)
         if image is None:
-            await interaction.response.send_message("That message has no image attached.", ephemeral=True)
+            await interaction.response.send_message("That message has no image or video attached.", ephemeral=True)
             return
         await self.picker.offer(interaction, image, UserOptions())

@@ -12,7 +12,7 @@ import contextlib
 import threading
 
 from bot.queue.engine.thread import EngineThread
-from bot.queue.messages import Outcome, WorkItem, WorkProgress, WorkRetry, WorkUpdate
+from bot.queue.messages import Outcome, WorkFrame, WorkItem, WorkProgress, WorkRetry, WorkUpdate
 
 
 class EngineRun:
@@ -58,7 +58,7 @@ class EngineRun:
         if self.outcome is not None:
             return None
         message = await self._inbox.get()
-        if isinstance(message, WorkProgress | WorkRetry):
+        if isinstance(message, WorkProgress | WorkRetry | WorkFrame):
             return message
         self.outcome = message
         return None

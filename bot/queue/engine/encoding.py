@@ -1,4 +1,5 @@
-"""What the engine thread hands back, encoded: the result (with its timelapse) and the previews.
+"""What the engine thread hands back, encoded: the result (with its timelapse), a clip's result and its
+finished frames, and the previews.
 
 The engine gives PIL images; the queue carries only bytes, small enough for a card or an upload
 (`WorkItem.max_result_bytes`). Runs on the engine thread, like the engine.
@@ -14,16 +15,22 @@ from bot.queue.messages import WorkItem, WorkResult
 from stylecore.errors import OptionsError
 from stylecore.images import encode_image
 from stylecore.timelapse import encode_timelapse
+from stylecore.video.encode import OutputFormat, encode_clip
 
 if TYPE_CHECKING:
     from PIL import Image
 
+    from bot.queue.engine.clip_api import ClipOutput
     from stylecore.records import Progress, StyleResult
+    from stylecore.video.clip import ClipFormat
 
 log = logging.getLogger("stylebot.worker")
 
 PREVIEW_MAX_SIDE = 512
 PREVIEW_QUALITY = 80
+#: A clip's result keeps its source's kind: an animation stays a GIF or a WebP, a video becomes an MP4
+#: (H.264, which Discord and browsers play inline).
+CLIP_OUTPUT: dict[ClipFormat, OutputFormat] = {"gif": "gif", "webp": "webp", "mp4": "mp4", "mov": "mp4", "webm": "mp4"}
 
 
 def work_result(item: WorkItem, result: StyleResult) -> WorkResult:
@@ -41,6 +48,31 @@ def work_result(item: WorkItem, result: StyleResult) -> WorkResult:
         result.device,
         timelapse=_timelapse(item, result),
     )
+
+
+def clip_work_result(item: WorkItem, result: ClipOutput) -> WorkResult:
+    """A clip's result within the upload limit: re-encoded at a lower quality, then smaller, until it fits
+    (`fit` says so on the card), every frame kept with its timing."""
+    clip = result.clip
+    encoded = encode_clip(clip, CLIP_OUTPUT[clip.source_format], max_bytes=item.max_result_bytes)
+    return WorkResult(
+        encoded.data,
+        encoded.extension,
+        encoded.width,
+        encoded.height,
+        result.options,
+        result.iterations,
+        result.elapsed,
+        result.stopped,
+        result.device,
+        frames=encoded.frames,
+        fit=encoded.fit,
+    )
+
+
+def encode_frame(image: Image.Image) -> bytes:
+    """A clip's finished frame, lossless (PNG): a run that goes on from it must see it as it was."""
+    return encode_image(image, "png").data
 
 
 def _timelapse(item: WorkItem, result: StyleResult) -> tuple[bytes, str] | None:

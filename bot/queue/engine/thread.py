@@ -13,17 +13,36 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from PIL import Image
 
 from bot.limits import SIZE
-from bot.queue.engine.encoding import encode_and_drop_preview, encode_preview, work_result
-from bot.queue.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress, WorkRetry, WorkUpdate
+from bot.queue.engine.clip_api import ClipEngine, ClipOutput, ClipTick, Tick
+from bot.queue.engine.encoding import (
+    clip_work_result,
+    encode_and_drop_preview,
+    encode_frame,
+    encode_preview,
+    work_result,
+)
+from bot.queue.messages import (
+    Outcome,
+    WorkCancelled,
+    WorkFailed,
+    WorkFrame,
+    WorkItem,
+    WorkProgress,
+    WorkRetry,
+    WorkUpdate,
+)
 from stylecore.errors import Cancelled, ImageError, OptionsError, OutOfMemoryError, StyleCoreError
 from stylecore.images import load_image
 from stylecore.options import StyleOptions
 from stylecore.records import Progress, StyleResult
+from stylecore.video.clip import Clip
+from stylecore.video.decode import load_clip
+from stylecore.video.limits import VideoLimits
 
 log = logging.getLogger("stylebot.worker")
 
@@ -34,10 +53,14 @@ OOM_RETRY_SCALE = 0.75
 WARM_UP_SIZE = 64
 #: How long `stop` waits for the thread: a model load cannot be interrupted, a job stops within an iteration.
 STOP_TIMEOUT_S = 60.0
+NO_CLIPS = "This bot's style engine paints still images only, not clips (GIFs and videos)."
+
+T = TypeVar("T")
 
 
 class StyleEngine(Protocol):
-    """What the worker needs from `stylecore.Engine` (tests pass a fast stand-in)."""
+    """What the worker needs from `stylecore.Engine` (tests pass a fast stand-in). Clips need `stylize_clip`
+    too (`clip_api.ClipEngine`), asked at run time: an engine without it serves still images all the same."""
 
     def load(self) -> Any:
         """Load the model now, so the first job does not pay for it."""
@@ -159,28 +182,18 @@ class EngineThread:
     def _run(self, task: _Task) -> Outcome:
         item = task.item
         try:
-            content = load_image(item.content, name="the content image", max_pixels=item.max_pixels)
+            # The content's kind from its bytes: a clip (as intake counted its frames) or a still image.
+            limits = VideoLimits(max_frames=item.max_frames, max_frame_pixels=item.max_pixels)
+            content = load_clip(item.content, name="the content image", limits=limits, size=item.options.size)
             styles = [
                 load_image(path, name=f"style image {index}", max_pixels=item.max_pixels)
                 for index, path in enumerate(item.styles, 1)
             ]
+            if isinstance(content, Clip):
+                return self._run_clip(task, content, styles)
             init = load_image(item.init, name="the image to upscale", max_pixels=item.max_pixels) if item.init else None
-            try:
-                result = self._stylize(task, content, styles, init, item.options)
-            except OutOfMemoryError:
-                smaller = max(SIZE.lo, int(item.options.size * OOM_RETRY_SCALE))
-                # No smaller retry below the smallest size, nor for an upscale down to its own starting size.
-                if smaller >= item.options.size or smaller <= (item.options.upscale_from or 0):
-                    raise
-                task.on_update(WorkRetry(item.options.size, smaller))
-                try:
-                    result = self._stylize(task, content, styles, init, replace(item.options, size=smaller))
-                except OutOfMemoryError:
-                    return WorkFailed(
-                        f"The GPU ran out of memory at {item.options.size} px and again at {smaller} px. "
-                        "Try a smaller size."
-                    )
-            return work_result(item, result)
+            result = self._retrying(task, lambda options: self._stylize(task, content.image, styles, init, options))
+            return result if isinstance(result, WorkFailed) else work_result(item, result)
         except Cancelled:
             return WorkCancelled()
         except (ImageError, OptionsError) as exc:
@@ -195,6 +208,64 @@ class EngineThread:
                 "the job was stopped. Please try again."
             )
 
+    def _run_clip(self, task: _Task, clip: Clip, styles: list[Image.Image]) -> Outcome:
+        engine = self.engine
+        if not isinstance(engine, ClipEngine):
+            return WorkFailed(NO_CLIPS)
+        item = task.item
+        done = _finished_frames(item, clip)
+
+        def attempt(options: StyleOptions) -> ClipOutput:
+            # Frames an earlier run finished are at the asked size: a retry at a smaller one starts afresh.
+            kept = done if options.size == item.options.size else []
+            return self._stylize_clip(task, engine, clip, styles, kept, options)
+
+        result = self._retrying(task, attempt)
+        return result if isinstance(result, WorkFailed) else clip_work_result(item, result)
+
+    def _retrying(self, task: _Task, attempt: Callable[[StyleOptions], T]) -> T | WorkFailed:
+        """`attempt` with the job's options; after an out-of-memory error, once more at a smaller size."""
+        options = task.item.options
+        try:
+            return attempt(options)
+        except OutOfMemoryError:
+            smaller = max(SIZE.lo, int(options.size * OOM_RETRY_SCALE))
+            # No smaller retry below the smallest size, nor for an upscale down to its own starting size.
+            if smaller >= options.size or smaller <= (options.upscale_from or 0):
+                raise
+            task.on_update(WorkRetry(options.size, smaller))
+            try:
+                return attempt(replace(options, size=smaller))
+            except OutOfMemoryError:
+                return WorkFailed(
+                    f"The GPU ran out of memory at {options.size} px and again at {smaller} px. Try a smaller size."
+                )
+
+    def _report(self, task: _Task, record: Tick, *, frame: int = 0, frames: int = 1, preview: bytes | None) -> None:
+        task.on_update(
+            WorkProgress(
+                record.iteration,
+                record.total,
+                record.scale,
+                record.scales,
+                record.width,
+                record.height,
+                record.elapsed,
+                record.eta,
+                preview=preview,
+                tile=record.tile,
+                tiles=record.tiles,
+                frame=frame,
+                frames=frames,
+            )
+        )
+
+    def _due(self, record: Tick, options: StyleOptions) -> bool:
+        """Whether the bot hears of this report: as often as the job asked, every step of a tiled scale (each
+        takes long on a large image), the last iteration, and any report with a preview."""
+        every = record.tiles > 1 or record.iteration % options.progress_every == 0 or record.iteration == record.total
+        return every or record.preview is not None
+
     def _stylize(
         self,
         task: _Task,
@@ -205,24 +276,8 @@ class EngineThread:
     ) -> StyleResult:
         def progress(record: Progress) -> None:
             self.last_beat = time.time()
-            # A tiled scale's steps each take long (large images): the card follows every one.
-            due = record.tiles > 1 or record.iteration % options.progress_every == 0 or record.iteration == record.total
-            if due or record.preview is not None:
-                task.on_update(
-                    WorkProgress(
-                        record.iteration,
-                        record.total,
-                        record.scale,
-                        record.scales,
-                        record.width,
-                        record.height,
-                        record.elapsed,
-                        record.eta,
-                        preview=encode_preview(record.preview),
-                        tile=record.tile,
-                        tiles=record.tiles,
-                    )
-                )
+            if self._due(record, options):
+                self._report(task, record, preview=encode_preview(record.preview))
 
         # The engine reports every iteration so the health check sees the thread alive even when one
         # report's worth of iterations takes minutes (large images on a CPU); the bot hears as often
@@ -230,3 +285,58 @@ class EngineThread:
         return self.engine.stylize(
             content, styles, replace(options, progress_every=1), init_image=init, progress=progress, cancel=task.cancel
         )
+
+    def _stylize_clip(
+        self,
+        task: _Task,
+        engine: ClipEngine,
+        clip: Clip,
+        styles: list[Image.Image],
+        done: list[Image.Image],
+        options: StyleOptions,
+    ) -> ClipOutput:
+        # The latest finished frame, until a report shows it: later frames may take too few iterations to
+        # bring a preview of their own.
+        latest: list[Image.Image] = []
+
+        def on_frame(index: int, image: Image.Image) -> None:
+            self.last_beat = time.time()
+            task.on_update(WorkFrame(index, encode_frame(image)))
+            latest[:] = [image]
+
+        def progress(record: ClipTick) -> None:
+            self.last_beat = time.time()
+            if self._due(record, options) or latest:
+                shown = record.preview if record.preview is not None else next(iter(latest), None)
+                latest.clear()
+                self._report(task, record, frame=record.frame, frames=record.frames, preview=encode_preview(shown))
+
+        if done:
+            log.info("job %s: going on from frame %d, kept from an interrupted run", task.item.job_id, len(done))
+        return engine.stylize_clip(
+            clip,
+            styles,
+            replace(options, progress_every=1),
+            done=done,
+            on_frame=on_frame,
+            progress=progress,
+            cancel=task.cancel,
+        )
+
+
+def _finished_frames(item: WorkItem, clip: Clip) -> list[Image.Image]:
+    """The output frames an interrupted run of the job finished (`item.done`), when they are of this run's size
+    (not those of a retry at a smaller size after the device ran out of memory). The last frame is always
+    painted again, so the run has a frame to paint."""
+    try:
+        frames = [
+            load_image(path, name=f"finished frame {index}", max_pixels=item.max_pixels)
+            for index, path in enumerate(item.done[: len(clip.frames) - 1])
+        ]
+    except ImageError as exc:  # kept to save time, never to fail the job
+        log.warning("job %s: the finished frames kept are unreadable (%s); starting afresh", item.job_id, exc)
+        return []
+    if any(frame.size != clip.size for frame in frames):
+        log.warning("job %s: the finished frames kept are of another size; starting afresh", item.job_id)
+        return []
+    return frames

@@ -42,7 +42,8 @@ class Keys:
         return f"{self.prefix}:cancel"
 
     def job(self, job_id: str) -> str:
-        """Hash: the job's parameters, its input images (bytes), its status and attempt counter; expires."""
+        """Hash: the job's parameters, its input images (bytes), its status and attempt counter, and a clip's
+        finished output frames (`records.frame_field`); expires."""
         return f"{self.prefix}:job:{job_id}"
 
     def result(self, job_id: str) -> str:

@@ -9,7 +9,7 @@ job (its hash) and its outcome (the result hash); `envelopes` the events that te
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ def options_to_json(options: StyleOptions) -> dict[str, Any]:
 def known_fields(record: type[Any], data: dict[str, Any]) -> dict[str, Any]:
     """`data` without the keys the dataclass `record` lacks: a newer bot or worker on the other side of
     Redis may send fields this one does not know yet."""
-    known = {field.name for field in fields(record)}
+    known = {each.name for each in fields(record)}
     return {key: value for key, value in data.items() if key in known}
 
 
@@ -79,6 +79,7 @@ def job_fields(item: WorkItem, content: bytes, styles: list[bytes], init: bytes 
         "content_name": item.content.name,
         "style_names": [path.name for path in item.styles],
         "init_name": item.init.name if item.init is not None else None,
+        "max_frames": item.max_frames,
     }
     out: Fields = {b"item": dump_json(meta), b"content": content}
     for index, data in enumerate(styles):
@@ -86,6 +87,12 @@ def job_fields(item: WorkItem, content: bytes, styles: list[bytes], init: bytes 
     if init is not None:
         out[b"init"] = init
     return out
+
+
+def frame_field(index: int) -> bytes:
+    """The job hash's field holding a clip's finished output frame `index` (PNG), kept by the worker running it
+    so that another worker goes on from there if it dies; freed with the inputs once the result is stored."""
+    return f"frame:{index}".encode()
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class JobInputs:
     content: bytes
     styles: list[bytes]
     init: bytes | None = None
+    done: list[bytes] = field(default_factory=list)
+    """A clip's output frames an earlier worker finished, in order from the first."""
 
     @property
     def job_id(self) -> str:
@@ -114,6 +123,11 @@ class JobInputs:
         if self.init is not None:
             init = folder / ("init-" + Path(self.meta["init_name"]).name)
             init.write_bytes(self.init)
+        done = []
+        for index, data in enumerate(self.done):
+            path = folder / f"done-{index:04d}.png"
+            path.write_bytes(data)
+            done.append(path)
         return WorkItem(
             job_id=self.job_id,
             content=content,
@@ -124,6 +138,9 @@ class JobInputs:
             guild_id=self.meta["guild_id"],
             owner_id=int(self.meta["owner_id"]),
             init=init,
+            # .get: a job written by an older bot is a still image.
+            max_frames=int(self.meta.get("max_frames", 1)),
+            done=tuple(done),
         )
 
 
@@ -143,7 +160,10 @@ def job_inputs(data: Fields) -> JobInputs:
     init = data.get(b"init") if meta.get("init_name") is not None else None
     if meta.get("init_name") is not None and init is None:
         raise WireError("missing init image")
-    return JobInputs(meta, content, styles, init)
+    done: list[bytes] = []
+    while (frame := data.get(frame_field(len(done)))) is not None:
+        done.append(frame)
+    return JobInputs(meta, content, styles, init, done)
 
 
 # -- outcomes ----------------------------------------------------------------------------------
@@ -161,6 +181,8 @@ def outcome_fields(outcome: Outcome) -> Fields:
             "elapsed": outcome.elapsed,
             "stopped": outcome.stopped,
             "device": outcome.device,
+            "frames": outcome.frames,
+            "fit": outcome.fit,
         }
         return {b"data": dump_json(meta), b"image": outcome.image}
     if isinstance(outcome, WorkFailed):
@@ -185,6 +207,9 @@ def outcome_from_fields(data: Fields) -> Outcome:
             float(meta["elapsed"]),
             meta["stopped"],
             meta["device"],
+            # .get: a result stored by an older worker is a still image.
+            frames=int(meta.get("frames", 1)),
+            fit=meta.get("fit"),
         )
     if kind == "failed":
         return WorkFailed(str(meta["message"]))

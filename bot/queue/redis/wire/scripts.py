@@ -23,10 +23,11 @@ if first then
     redis.call('XADD', KEYS[3], '*', unpack(event))
   end
   if redis.call('EXISTS', KEYS[4]) == 1 then
-    -- the inputs are no longer needed: free their memory now rather than at the TTL
+    -- the inputs (and a clip's finished frames) are no longer needed: free their memory now rather than at the TTL
     local drop = {}
     for _, name in ipairs(redis.call('HKEYS', KEYS[4])) do
-      if name == 'content' or name == 'init' or string.sub(name, 1, 6) == 'style:' then drop[#drop + 1] = name end
+      local prefix = string.sub(name, 1, 6)
+      if name == 'content' or name == 'init' or prefix == 'style:' or prefix == 'frame:' then drop[#drop + 1] = name end
     end
     if #drop > 0 then redis.call('HDEL', KEYS[4], unpack(drop)) end
     redis.call('HSET', KEYS[4], 'status', 'done')

@@ -1,5 +1,6 @@
 """One claimed job's run on a worker: its inputs from Redis, the engine thread, its events back to the
-bot, the keepalive that keeps its entry from being reclaimed, cancels; `outcome_store` stores how it ended."""
+bot, a clip's finished frames kept in Redis, the keepalive that keeps its entry from being reclaimed,
+cancels; `outcome_store` stores how it ended."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import ResponseError
 
 from bot.queue.engine.bridge import EngineRun
-from bot.queue.messages import Outcome, WorkCancelled, WorkFailed, WorkItem, WorkProgress
+from bot.queue.messages import Outcome, WorkCancelled, WorkFailed, WorkFrame, WorkItem, WorkProgress, WorkUpdate
 from bot.queue.redis.wire import envelopes, records, scripts
 from bot.queue.redis.wire.connection import DOWN_ERRORS, first_line
-from bot.queue.redis.wire.keys import WORKERS_GROUP
+from bot.queue.redis.wire.keys import JOB_TTL_S, WORKERS_GROUP
 from bot.queue.redis.wire.worker_info import BUSY, IDLE
 
 if TYPE_CHECKING:
@@ -180,12 +181,38 @@ class JobRunner:
                         fate = "lost"
                         run.cancel()
                 if update is not None and fate == "done":
-                    if isinstance(update, WorkProgress):
-                        self.status.set(iterations=self.status.info.iterations + 1)
-                    kind = envelopes.PROGRESS if isinstance(update, WorkProgress) else envelopes.RETRY
-                    await self._send(envelopes.envelope(kind, claim.job_id, self.status.info.name, attempt, update))
+                    await self._relay(item, attempt, update)
         finally:
             self._current = None
+
+    async def _relay(self, item: WorkItem, attempt: int, update: WorkUpdate) -> None:
+        """A clip's finished frame is kept in Redis; progress and retries go to the bot."""
+        if isinstance(update, WorkFrame):
+            await self._keep_frame(item.job_id, update)
+            return
+        if isinstance(update, WorkProgress):
+            self.status.set(iterations=self.status.info.iterations + 1)
+        else:  # the job runs again at a smaller size: the frames kept are of the size that did not fit
+            await self._drop_frames(item)
+        kind = envelopes.PROGRESS if isinstance(update, WorkProgress) else envelopes.RETRY
+        await self._send(envelopes.envelope(kind, item.job_id, self.status.info.name, attempt, update))
+
+    async def _keep_frame(self, job_id: str, frame: WorkFrame) -> None:
+        """Into the job's hash, where a worker that takes the job over after this one dies finds it (`done`).
+        Best effort: a frame not kept only costs its time again."""
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(self.keys.job(job_id), records.frame_field(frame.index), frame.image)
+                pipe.expire(self.keys.job(job_id), JOB_TTL_S)  # never a hash without a TTL, had it expired
+                await pipe.execute()
+        except DOWN_ERRORS as exc:
+            log.warning(
+                "job %s: finished frame %d not kept, Redis unreachable (%s)", job_id, frame.index, first_line(exc)
+            )
+
+    async def _drop_frames(self, item: WorkItem) -> None:
+        with contextlib.suppress(*DOWN_ERRORS):  # if they stay, the next run sees they are of another size
+            await self.redis.hdel(self.keys.job(item.job_id), *(records.frame_field(i) for i in range(item.max_frames)))
 
     async def _still_mine(self, claim: Claim, run: EngineRun) -> bool:
         """Keep the entry from looking idle; also the cancel key, in case its pub/sub message was missed."""
